@@ -1,0 +1,3 @@
+from openpinpoint.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,97 @@
+"""The `openpinpoint` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+from openpinpoint import __version__
+from openpinpoint.core.provider import DEFAULT_ACCOUNT_ID
+from openpinpoint.server import DEFAULT_HOST, DEFAULT_PORT, ServerSettings, serve
+from openpinpoint.store.open import DATA_DIR_ENV, StoreURLError, default_url, open_store
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="openpinpoint",
+        description="A self-hosted server for the Amazon Pinpoint REST API "
+        "(apps, endpoints, users).",
+    )
+    parser.add_argument("--version", action="version", version=f"openpinpoint {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve_cmd = commands.add_parser(
+        "serve",
+        help="run the HTTP server",
+        description="Run the Pinpoint-compatible HTTP server. With no --db it keeps its data "
+        f"in SQLite under ${DATA_DIR_ENV} (default ./openpinpoint-data).",
+    )
+    serve_cmd.add_argument(
+        "--host",
+        default=os.environ.get("OPENPINPOINT_HOST", DEFAULT_HOST),
+        help=f"address to listen on (default {DEFAULT_HOST}; $OPENPINPOINT_HOST)",
+    )
+    serve_cmd.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("OPENPINPOINT_PORT", DEFAULT_PORT)),
+        help=f"port to listen on, 0 for any free port (default {DEFAULT_PORT}; $OPENPINPOINT_PORT)",
+    )
+    serve_cmd.add_argument(
+        "--db",
+        metavar="URL",
+        default=os.environ.get("OPENPINPOINT_DB"),
+        help="database URL: sqlite:///relative.db or sqlite:////absolute/path.db "
+        "(default: SQLite in the data directory; $OPENPINPOINT_DB)",
+    )
+    serve_cmd.add_argument(
+        "--log-level",
+        default=os.environ.get("OPENPINPOINT_LOG_LEVEL", "info"),
+        choices=["debug", "info", "warning", "error"],
+        help="log verbosity (default info; $OPENPINPOINT_LOG_LEVEL)",
+    )
+    serve_cmd.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log one line per request (client, method, operation, status, time, request id)",
+    )
+    serve_cmd.add_argument(
+        "--account-id",
+        default=os.environ.get("OPENPINPOINT_ACCOUNT_ID", DEFAULT_ACCOUNT_ID),
+        help=f"AWS account id used in application ARNs (default {DEFAULT_ACCOUNT_ID})",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if args.command == "serve":
+        url = args.db or default_url()
+        try:
+            open_store_check(url)
+        except (StoreURLError, RuntimeError) as error:
+            print(f"openpinpoint: {error}", file=sys.stderr)
+            return 2
+        serve(
+            ServerSettings(
+                db_url=url,
+                host=args.host,
+                port=args.port,
+                account_id=args.account_id,
+                log_level=args.log_level,
+                access_log=args.access_log,
+            )
+        )
+    return 0
+
+
+def open_store_check(url: str) -> None:
+    """Fail fast, before binding a port, on a URL that cannot be opened."""
+    asyncio.run(open_store(url).close())

@@ -1,0 +1,98 @@
+"""Applications (projects) and their tags (decisions G1, G10)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+from openpinpoint.core.errors import BadRequest, NotFound
+from openpinpoint.core.shapes import MAX_TAGS, ApplicationResponse
+from openpinpoint.store.base import App, ReadTx, WriteTx
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+_APP_ARN = re.compile(r"arn:aws:mobiletargeting:[^:]*:[^:]*:apps/(?P<id>[^/]+)")
+
+
+def app_arn(region: str, account_id: str, app_id: str) -> str:
+    return f"arn:aws:mobiletargeting:{region}:{account_id}:apps/{app_id}"
+
+
+def response(app: App) -> ApplicationResponse:
+    return ApplicationResponse(
+        arn=app.arn, id=app.id, name=app.name, tags=app.tags, creation_date=app.creation_date
+    )
+
+
+def require_app(tx: ReadTx, app_id: str) -> App:
+    """The app, or 404 (G1). Malformed ids are simply unknown ids."""
+    app = tx.get_app(app_id)
+    if app is None:
+        raise NotFound(f"Application {app_id!r} not found")
+    return app
+
+
+def app_by_arn(tx: ReadTx, arn: str) -> App:
+    match = _APP_ARN.fullmatch(arn)
+    if match is None:
+        raise BadRequest(
+            f"ResourceArn {arn!r} is not an application ARN "
+            "(arn:aws:mobiletargeting:REGION:ACCOUNT:apps/APPLICATION_ID)"
+        )
+    app = require_app(tx, match["id"])
+    if app.arn != arn:
+        raise NotFound(f"Resource {arn!r} not found")
+    return app
+
+
+def page_size(value: str | None) -> int:
+    """G10: `page-size` is a string holding 1-1000; default 100."""
+    if value is None:
+        return DEFAULT_PAGE_SIZE
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= MAX_PAGE_SIZE:
+        raise BadRequest(f"page-size must be a whole number from 1 to {MAX_PAGE_SIZE}")
+    return int(value)
+
+
+def encode_token(position: int) -> str:
+    return base64.urlsafe_b64encode(f"apps:{position}".encode()).decode().rstrip("=")
+
+
+def decode_token(token: str | None) -> int:
+    if token is None:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        kind, _, position = text.partition(":")
+        if kind == "apps" and position.isdigit():
+            return int(position)
+    except (binascii.Error, UnicodeError, ValueError):
+        pass
+    raise BadRequest("token is not a NextToken that this server issued")
+
+
+def list_apps(tx: ReadTx, size: int, after: int) -> tuple[list[App], str | None]:
+    rows = tx.list_apps(after, size + 1)
+    apps = [app for _, app in rows[:size]]
+    next_token = encode_token(rows[size - 1][0]) if len(rows) > size else None
+    return apps, next_token
+
+
+def tag(tx: WriteTx, arn: str, tags: dict[str, str]) -> None:
+    app = app_by_arn(tx, arn)
+    merged = {**app.tags, **tags}
+    if len(merged) > MAX_TAGS:
+        raise BadRequest(
+            f"A resource can have at most {MAX_TAGS} tags; this request would give it {len(merged)}"
+        )
+    app.tags = merged
+    tx.update_app(app)
+
+
+def untag(tx: WriteTx, arn: str, keys: list[str]) -> None:
+    if not keys:
+        raise BadRequest("tagKeys is required and must name at least one tag key")
+    app = app_by_arn(tx, arn)
+    app.tags = {k: v for k, v in app.tags.items() if k not in set(keys)}
+    tx.update_app(app)

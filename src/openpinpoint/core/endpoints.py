@@ -1,0 +1,333 @@
+"""Endpoint rules: create-or-update with merge (G2), user attributes (G3), dates and ids (G4),
+status (G5), fifteen endpoints per user (G6), batches (G7), ids (G8) and limits (G9).
+
+Every function here runs inside one store transaction; raising `BadRequest` undoes all of
+the request's writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import TypeVar
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from openpinpoint.core.errors import BadRequest, NotFound
+from openpinpoint.core.shapes import (
+    AttributeType,
+    EndpointBatchItem,
+    EndpointDemographic,
+    EndpointLocation,
+    EndpointRequest,
+    EndpointResponse,
+    EndpointUser,
+    encode,
+)
+from openpinpoint.core.values import check_id, cohort_id, endpoint_key, normalise_client_date
+from openpinpoint.store.base import ReadTx, WriteTx
+
+PUSH_CHANNELS = frozenset(
+    {"GCM", "APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SANDBOX", "ADM", "BAIDU"}
+)
+MAX_ENDPOINTS_PER_USER = 15
+MAX_ATTRIBUTE_NAMES_PER_APP = 250
+MAX_ENDPOINT_BYTES = 15 * 1024
+
+ATTRIBUTE_KIND_OF_TYPE: dict[AttributeType, str] = {
+    "endpoint-custom-attributes": "custom",
+    "endpoint-metric-attributes": "metric",
+    "endpoint-user-attributes": "user",
+}
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What one API request stamps on the endpoints it writes (G4)."""
+
+    request_id: str
+    now: str
+
+
+def user_id_of(endpoint: EndpointResponse | None) -> str | None:
+    if endpoint is None or endpoint.user is UNSET or not endpoint.user.user_id:
+        return None
+    return endpoint.user.user_id
+
+
+def user_attributes_of(endpoint: EndpointResponse | None) -> dict[str, list[str]]:
+    if endpoint is None or endpoint.user is UNSET or endpoint.user.user_attributes is UNSET:
+        return {}
+    return endpoint.user.user_attributes
+
+
+def get_endpoint(tx: ReadTx, app_id: str, endpoint_id: str) -> EndpointResponse:
+    check_id("EndpointId", endpoint_id)
+    endpoint = tx.get_endpoint(app_id, endpoint_key(endpoint_id))
+    if endpoint is None:
+        raise NotFound(f"Endpoint {endpoint_id!r} not found in application {app_id}")
+    return endpoint
+
+
+def get_user_endpoints(tx: ReadTx, app_id: str, user_id: str) -> list[EndpointResponse]:
+    check_id("UserId", user_id)
+    endpoints = tx.user_endpoints(app_id, user_id)
+    if not endpoints:
+        raise NotFound(f"User {user_id!r} has no endpoints in application {app_id}")
+    return endpoints
+
+
+def delete_endpoint(tx: WriteTx, app_id: str, endpoint_id: str) -> EndpointResponse:
+    endpoint = get_endpoint(tx, app_id, endpoint_id)
+    tx.delete_endpoints(app_id, [endpoint_key(endpoint_id)])
+    return endpoint
+
+
+def delete_user_endpoints(tx: WriteTx, app_id: str, user_id: str) -> list[EndpointResponse]:
+    """Delete every endpoint of the user and return exactly those (the product's heart)."""
+    endpoints = get_user_endpoints(tx, app_id, user_id)
+    tx.delete_endpoints(app_id, [endpoint_key(e.id) for e in endpoints if e.id is not UNSET])
+    return endpoints
+
+
+def update_endpoints_batch(
+    tx: WriteTx, app_id: str, items: Sequence[EndpointBatchItem], stamp: Stamp
+) -> None:
+    """Apply the items in order, all or nothing (G7)."""
+    ids: list[str] = []
+    for index, item in enumerate(items):
+        if item.id is UNSET or not item.id:
+            raise BadRequest(f"Item[{index}]: Id is required and must not be empty")
+        try:
+            ids.append(check_id("Id", item.id))
+        except BadRequest as error:
+            raise BadRequest(f"Item[{index}]: {error.message}") from None
+    for index, (endpoint_id, item) in enumerate(zip(ids, items, strict=True)):
+        try:
+            update_endpoint(tx, app_id, endpoint_id, item, stamp)
+        except BadRequest as error:
+            raise BadRequest(f"Item[{index}] (Id {endpoint_id!r}): {error.message}") from None
+
+
+def update_endpoint(
+    tx: WriteTx, app_id: str, endpoint_id: str, request: EndpointRequest, stamp: Stamp
+) -> EndpointResponse:
+    """Create or update one endpoint with Pinpoint's merge and status rules."""
+    check_id("EndpointId", endpoint_id)
+    key = endpoint_key(endpoint_id)
+    existing = tx.get_endpoint(app_id, key)
+    endpoint = _merge(existing, app_id, endpoint_id, request, stamp)
+
+    old_user = user_id_of(existing)
+    new_user = old_user
+    sent_user_attributes: dict[str, list[str]] | UnsetType = UNSET
+    if request.user is not UNSET:
+        if request.user.user_id is not UNSET:
+            new_user = check_id("UserId", request.user.user_id) if request.user.user_id else None
+        sent_user_attributes = request.user.user_attributes
+
+    # G3: user attributes belong to the user. An endpoint that leaves a user leaves the
+    # user's attributes behind; one that joins takes the user's attributes.
+    user_attributes = user_attributes_of(existing)
+    others: list[EndpointResponse] = []
+    if new_user is not None:
+        others = [e for e in tx.user_endpoints(app_id, new_user) if _key(e) != key]
+    if new_user != old_user:
+        if old_user is not None:
+            user_attributes = {}
+        if others:
+            user_attributes = user_attributes_of(others[0])
+        if len(others) >= MAX_ENDPOINTS_PER_USER and new_user is not None:
+            _make_room(tx, app_id, new_user, endpoint, others)
+    if sent_user_attributes is not UNSET:
+        user_attributes = _merge_attribute_map(user_attributes, sent_user_attributes)
+    endpoint.user = _user(new_user, user_attributes)
+
+    _register_attribute_names(tx, app_id, request)
+    _check_size(endpoint)
+
+    if new_user is not None and sent_user_attributes is not UNSET:
+        for other in others:
+            if user_attributes_of(other) != user_attributes:
+                other.user = _user(new_user, user_attributes)
+                tx.put_endpoint(app_id, other)
+
+    if endpoint.address:
+        for other in tx.active_endpoints_with_address(app_id, endpoint.address):
+            if _key(other) != key:
+                other.endpoint_status = "INACTIVE"
+                tx.put_endpoint(app_id, other)
+
+    tx.put_endpoint(app_id, endpoint)
+    return endpoint
+
+
+def remove_attributes(
+    tx: WriteTx, app_id: str, attribute_type: AttributeType, patterns: Iterable[str]
+) -> list[str]:
+    """Forget the app's attribute names matching `patterns` (exact names or `*` globs).
+
+    Endpoints keep their values; the names stop counting toward the 250-name quota.
+    """
+    kind = ATTRIBUTE_KIND_OF_TYPE[attribute_type]
+    patterns = list(patterns)
+    removed = sorted(
+        name
+        for name in tx.attribute_names(app_id, kind)
+        if any(fnmatchcase(name, pattern) for pattern in patterns)
+    )
+    tx.remove_attribute_names(app_id, kind, removed)
+    return removed
+
+
+def _key(endpoint: EndpointResponse) -> str:
+    assert endpoint.id is not UNSET
+    return endpoint_key(endpoint.id)
+
+
+def _user(user_id: str | None, attributes: dict[str, list[str]]) -> EndpointUser:
+    return EndpointUser(
+        user_id=user_id if user_id is not None else UNSET,
+        user_attributes=attributes or UNSET,
+    )
+
+
+def _merge(
+    existing: EndpointResponse | None,
+    app_id: str,
+    endpoint_id: str,
+    request: EndpointRequest,
+    stamp: Stamp,
+) -> EndpointResponse:
+    """The endpoint after applying the request's top-level members (G2, G4, G5)."""
+    if existing is None:
+        endpoint = EndpointResponse(
+            id=endpoint_id,
+            cohort_id=cohort_id(app_id, endpoint_id),
+            creation_date=stamp.now,
+            opt_out="NONE",
+        )
+    else:
+        endpoint = msgspec.structs.replace(existing)
+    if request.address is not UNSET:
+        endpoint.address = request.address
+    if request.channel_type is not UNSET:
+        endpoint.channel_type = request.channel_type
+    if request.opt_out is not UNSET:
+        endpoint.opt_out = request.opt_out
+    if request.attributes is not UNSET:
+        old = endpoint.attributes if endpoint.attributes is not UNSET else {}
+        endpoint.attributes = _merge_attribute_map(old, request.attributes) or UNSET
+    if request.metrics is not UNSET:
+        old_metrics = endpoint.metrics if endpoint.metrics is not UNSET else {}
+        endpoint.metrics = {**old_metrics, **request.metrics} or UNSET
+    if request.demographic is not UNSET:
+        endpoint.demographic = _merge_fields(endpoint.demographic, request.demographic)
+    if request.location is not UNSET:
+        location = _merge_fields(endpoint.location, request.location)
+        if location.latitude is not UNSET:
+            location.latitude = round(location.latitude, 1)
+        if location.longitude is not UNSET:
+            location.longitude = round(location.longitude, 1)
+        endpoint.location = location
+    endpoint.endpoint_status = (
+        request.endpoint_status if request.endpoint_status is not UNSET else "ACTIVE"
+    )
+    client_date = (
+        normalise_client_date(request.effective_date)
+        if request.effective_date is not UNSET
+        else None
+    )
+    endpoint.effective_date = client_date or stamp.now
+    endpoint.request_id = (
+        request.request_id if request.request_id is not UNSET else stamp.request_id
+    )
+    return endpoint
+
+
+def _merge_attribute_map(
+    old: dict[str, list[str]], sent: dict[str, list[str]]
+) -> dict[str, list[str]]:
+    """Per-key merge: a sent key replaces that key, an empty list removes it (G2)."""
+    merged = dict(old)
+    for name, values in sent.items():
+        if values:
+            merged[name] = values
+        else:
+            merged.pop(name, None)
+    return merged
+
+
+_Part = TypeVar("_Part", EndpointDemographic, EndpointLocation)
+
+
+def _merge_fields(old: _Part | UnsetType, sent: _Part) -> _Part:
+    """Field-by-field merge of Demographic or Location (G2)."""
+    if old is UNSET:
+        return sent
+    changes = {
+        name: getattr(sent, name)
+        for name in sent.__struct_fields__
+        if getattr(sent, name) is not UNSET
+    }
+    return msgspec.structs.replace(old, **changes)
+
+
+def _make_room(
+    tx: WriteTx,
+    app_id: str,
+    user_id: str,
+    joining: EndpointResponse,
+    members: list[EndpointResponse],
+) -> None:
+    """G6: a 16th endpoint displaces the oldest push endpoint, or is refused."""
+    if joining.channel_type in PUSH_CHANNELS:
+        pushes = [e for e in members if e.channel_type in PUSH_CHANNELS]
+        if pushes:
+            oldest = min(pushes, key=lambda e: (e.effective_date or "", _key(e)))
+            oldest.endpoint_status = "INACTIVE"
+            oldest.user = EndpointUser()
+            tx.put_endpoint(app_id, oldest)
+            members.remove(oldest)
+            return
+    raise BadRequest(
+        f"Exceeded maximum endpoint per user count:{MAX_ENDPOINTS_PER_USER}: user {user_id!r} "
+        f"already has {MAX_ENDPOINTS_PER_USER} endpoints in this application"
+    )
+
+
+def _register_attribute_names(tx: WriteTx, app_id: str, request: EndpointRequest) -> None:
+    """G9: at most 250 distinct custom attribute names per app, over all three kinds."""
+    sent: dict[str, set[str]] = {}
+    if request.attributes is not UNSET:
+        sent["custom"] = {name for name, values in request.attributes.items() if values}
+    if request.metrics is not UNSET:
+        sent["metric"] = set(request.metrics)
+    if request.user is not UNSET and request.user.user_attributes is not UNSET:
+        sent["user"] = {name for name, values in request.user.user_attributes.items() if values}
+    new: dict[str, set[str]] = {}
+    for kind, names in sent.items():
+        if names and (unknown := names - tx.known_attribute_names(app_id, kind, names)):
+            new[kind] = unknown
+    if not new:
+        return
+    total = tx.count_attribute_names(app_id) + sum(len(names) for names in new.values())
+    if total > MAX_ATTRIBUTE_NAMES_PER_APP:
+        raise BadRequest(
+            f"Exceeded the limit of {MAX_ATTRIBUTE_NAMES_PER_APP} custom attribute names per "
+            f"application (Attributes, Metrics and UserAttributes together): this request "
+            f"would bring it to {total}"
+        )
+    for kind, names in new.items():
+        tx.add_attribute_names(app_id, kind, sorted(names))
+
+
+def _check_size(endpoint: EndpointResponse) -> None:
+    size = len(encode(endpoint))
+    if size > MAX_ENDPOINT_BYTES:
+        raise BadRequest(
+            f"Endpoint {endpoint.id!r} would be {size} bytes; the limit is 15 KB "
+            f"({MAX_ENDPOINT_BYTES} bytes)"
+        )

@@ -1,0 +1,55 @@
+"""Pinpoint's modeled errors. Each carries the exception name botocore maps to a class."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class PinpointError(Exception):
+    """An error the client should see, with Pinpoint's name and HTTP status."""
+
+    code: ClassVar[str] = "InternalServerErrorException"
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(PinpointError):
+    code = "BadRequestException"
+    status = 400
+
+
+class Forbidden(PinpointError):
+    code = "ForbiddenException"
+    status = 403
+
+
+class NotFound(PinpointError):
+    code = "NotFoundException"
+    status = 404
+
+
+class MethodNotAllowed(PinpointError):
+    code = "MethodNotAllowedException"
+    status = 405
+
+
+class PayloadTooLarge(PinpointError):
+    code = "PayloadTooLargeException"
+    status = 413
+
+
+class TooManyRequests(PinpointError):
+    code = "TooManyRequestsException"
+    status = 429
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class InternalServerError(PinpointError):
+    code = "InternalServerErrorException"
+    status = 500

@@ -1,0 +1,216 @@
+"""The Pinpoint operations: one method per operation, named after it in snake_case.
+
+The wire layer decodes a request into the keyword arguments of one of these methods and
+serialises what it returns; nothing here knows about HTTP, nothing below it about Pinpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from openpinpoint.core import apps, endpoints
+from openpinpoint.core.endpoints import Stamp
+from openpinpoint.core.errors import BadRequest
+from openpinpoint.core.shapes import (
+    ApplicationResponse,
+    ApplicationsResponse,
+    AttributesResource,
+    AttributeType,
+    CreateApplicationRequest,
+    EndpointBatchRequest,
+    EndpointRequest,
+    EndpointResponse,
+    EndpointsResponse,
+    MessageBody,
+    TagsModel,
+    UpdateAttributesRequest,
+)
+from openpinpoint.core.values import format_date, new_resource_id
+from openpinpoint.store.base import App, ReadTx, Store, WriteTx
+
+T = TypeVar("T")
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT_ID = "000000000000"
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Who asked, and when: what the wire layer knows of a request besides its input."""
+
+    request_id: str
+    region: str = DEFAULT_REGION
+    received: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def stamp(self) -> Stamp:
+        return Stamp(request_id=self.request_id, now=format_date(self.received))
+
+
+def _with_app_id(app_id: str, endpoint: EndpointResponse) -> EndpointResponse:
+    endpoint.application_id = app_id
+    return endpoint
+
+
+class PinpointProvider:
+    def __init__(self, store: Store, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+        self.store = store
+        self.account_id = account_id
+
+    async def _read_in_app(self, app_id: str, fn: Callable[[ReadTx], T]) -> T:
+        def run(tx: ReadTx) -> T:
+            apps.require_app(tx, app_id)
+            return fn(tx)
+
+        return await self.store.read(run)
+
+    async def _write_in_app(self, app_id: str, fn: Callable[[WriteTx], T]) -> T:
+        def run(tx: WriteTx) -> T:
+            apps.require_app(tx, app_id)
+            return fn(tx)
+
+        return await self.store.write(run)
+
+    # Applications
+
+    async def create_app(
+        self, ctx: RequestContext, body: CreateApplicationRequest
+    ) -> ApplicationResponse:
+        app_id = new_resource_id()
+        app = App(
+            id=app_id,
+            name=body.name,
+            arn=apps.app_arn(ctx.region, self.account_id, app_id),
+            creation_date=ctx.stamp.now,
+            tags=body.tags or {},
+        )
+        await self.store.write(lambda tx: tx.insert_app(app))
+        return apps.response(app)
+
+    async def get_app(self, ctx: RequestContext, application_id: str) -> ApplicationResponse:
+        app = await self.store.read(lambda tx: apps.require_app(tx, application_id))
+        return apps.response(app)
+
+    async def get_apps(
+        self, ctx: RequestContext, page_size: str | None = None, token: str | None = None
+    ) -> ApplicationsResponse:
+        size, after = apps.page_size(page_size), apps.decode_token(token)
+        found, next_token = await self.store.read(lambda tx: apps.list_apps(tx, size, after))
+        page = ApplicationsResponse(item=[apps.response(app) for app in found])
+        if next_token is not None:
+            page.next_token = next_token
+        return page
+
+    async def delete_app(self, ctx: RequestContext, application_id: str) -> ApplicationResponse:
+        def delete(tx: WriteTx) -> App:
+            app = apps.require_app(tx, application_id)
+            tx.delete_app(application_id)
+            return app
+
+        return apps.response(await self.store.write(delete))
+
+    # Endpoints
+
+    async def update_endpoint(
+        self,
+        ctx: RequestContext,
+        application_id: str,
+        endpoint_id: str,
+        body: EndpointRequest,
+    ) -> MessageBody:
+        stamp = ctx.stamp
+        await self._write_in_app(
+            application_id,
+            lambda tx: endpoints.update_endpoint(tx, application_id, endpoint_id, body, stamp),
+        )
+        return MessageBody(message="Accepted", request_id=ctx.request_id)
+
+    async def update_endpoints_batch(
+        self, ctx: RequestContext, application_id: str, body: EndpointBatchRequest
+    ) -> MessageBody:
+        stamp = ctx.stamp
+        await self._write_in_app(
+            application_id,
+            lambda tx: endpoints.update_endpoints_batch(tx, application_id, body.item, stamp),
+        )
+        return MessageBody(message="Accepted", request_id=ctx.request_id)
+
+    async def get_endpoint(
+        self, ctx: RequestContext, application_id: str, endpoint_id: str
+    ) -> EndpointResponse:
+        found = await self._read_in_app(
+            application_id, lambda tx: endpoints.get_endpoint(tx, application_id, endpoint_id)
+        )
+        return _with_app_id(application_id, found)
+
+    async def delete_endpoint(
+        self, ctx: RequestContext, application_id: str, endpoint_id: str
+    ) -> EndpointResponse:
+        deleted = await self._write_in_app(
+            application_id,
+            lambda tx: endpoints.delete_endpoint(tx, application_id, endpoint_id),
+        )
+        return _with_app_id(application_id, deleted)
+
+    # Users
+
+    async def get_user_endpoints(
+        self, ctx: RequestContext, application_id: str, user_id: str
+    ) -> EndpointsResponse:
+        found = await self._read_in_app(
+            application_id, lambda tx: endpoints.get_user_endpoints(tx, application_id, user_id)
+        )
+        return EndpointsResponse(item=[_with_app_id(application_id, e) for e in found])
+
+    async def delete_user_endpoints(
+        self, ctx: RequestContext, application_id: str, user_id: str
+    ) -> EndpointsResponse:
+        deleted = await self._write_in_app(
+            application_id,
+            lambda tx: endpoints.delete_user_endpoints(tx, application_id, user_id),
+        )
+        return EndpointsResponse(item=[_with_app_id(application_id, e) for e in deleted])
+
+    # Attributes and tags
+
+    async def remove_attributes(
+        self,
+        ctx: RequestContext,
+        application_id: str,
+        attribute_type: str,
+        body: UpdateAttributesRequest,
+    ) -> AttributesResource:
+        kind = _attribute_type(attribute_type)
+        patterns = body.blacklist or []
+        removed = await self._write_in_app(
+            application_id,
+            lambda tx: endpoints.remove_attributes(tx, application_id, kind, patterns),
+        )
+        return AttributesResource(
+            application_id=application_id, attribute_type=attribute_type, attributes=removed
+        )
+
+    async def tag_resource(self, ctx: RequestContext, resource_arn: str, body: TagsModel) -> None:
+        await self.store.write(lambda tx: apps.tag(tx, resource_arn, body.tags))
+
+    async def untag_resource(
+        self, ctx: RequestContext, resource_arn: str, tag_keys: list[str]
+    ) -> None:
+        await self.store.write(lambda tx: apps.untag(tx, resource_arn, tag_keys))
+
+    async def list_tags_for_resource(self, ctx: RequestContext, resource_arn: str) -> TagsModel:
+        app = await self.store.read(lambda tx: apps.app_by_arn(tx, resource_arn))
+        return TagsModel(tags=app.tags)
+
+
+def _attribute_type(value: str) -> AttributeType:
+    for known in endpoints.ATTRIBUTE_KIND_OF_TYPE:
+        if value == known:
+            return known
+    raise BadRequest(
+        f"attribute-type {value!r} is not one of "
+        + ", ".join(sorted(endpoints.ATTRIBUTE_KIND_OF_TYPE))
+    )

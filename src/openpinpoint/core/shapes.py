@@ -1,0 +1,166 @@
+"""Pinpoint's request and response shapes (botocore model `pinpoint` 2016-12-01).
+
+Python names are snake_case; on the wire they are PascalCase like the model. Decoding a
+request body with these types is the one pass that parses JSON and checks types, enum
+values, unknown members and the per-field limits of decision G9.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType, field
+
+ChannelType = Literal[
+    "PUSH",
+    "GCM",
+    "APNS",
+    "APNS_SANDBOX",
+    "APNS_VOIP",
+    "APNS_VOIP_SANDBOX",
+    "ADM",
+    "SMS",
+    "VOICE",
+    "EMAIL",
+    "BAIDU",
+    "CUSTOM",
+    "IN_APP",
+]
+EndpointStatus = Literal["ACTIVE", "INACTIVE"]
+OptOut = Literal["ALL", "NONE"]
+AttributeType = Literal[
+    "endpoint-custom-attributes", "endpoint-metric-attributes", "endpoint-user-attributes"
+]
+
+MAX_ATTRIBUTE_NAME = 50
+MAX_ATTRIBUTE_VALUE = 100
+MAX_ATTRIBUTE_VALUES = 50
+MAX_BATCH_ITEMS = 100
+MAX_TAGS = 50
+
+AttributeName = Annotated[str, Meta(min_length=1, max_length=MAX_ATTRIBUTE_NAME)]
+AttributeValue = Annotated[str, Meta(max_length=MAX_ATTRIBUTE_VALUE)]
+AttributeValues = Annotated[list[AttributeValue], Meta(max_length=MAX_ATTRIBUTE_VALUES)]
+AttributeMap = dict[AttributeName, AttributeValues]
+TagKey = Annotated[str, Meta(min_length=1, max_length=128)]
+TagValue = Annotated[str, Meta(max_length=256)]
+TagMap = Annotated[dict[TagKey, TagValue], Meta(max_length=MAX_TAGS)]
+
+
+class _Shape(Struct, rename="pascal", forbid_unknown_fields=True, omit_defaults=True):
+    """Base for every shape: PascalCase members, unknown members rejected, unset omitted."""
+
+
+class EndpointDemographic(_Shape):
+    app_version: str | UnsetType = UNSET
+    locale: str | UnsetType = UNSET
+    make: str | UnsetType = UNSET
+    model: str | UnsetType = UNSET
+    model_version: str | UnsetType = UNSET
+    platform: str | UnsetType = UNSET
+    platform_version: str | UnsetType = UNSET
+    timezone: str | UnsetType = UNSET
+
+
+class EndpointLocation(_Shape):
+    city: str | UnsetType = UNSET
+    country: str | UnsetType = UNSET
+    latitude: Annotated[float, Meta(ge=-90, le=90)] | UnsetType = UNSET
+    longitude: Annotated[float, Meta(ge=-180, le=180)] | UnsetType = UNSET
+    postal_code: str | UnsetType = UNSET
+    region: str | UnsetType = UNSET
+
+
+class EndpointUser(_Shape):
+    user_attributes: AttributeMap | UnsetType = UNSET
+    user_id: str | UnsetType = UNSET
+
+
+class EndpointRequest(_Shape):
+    address: str | UnsetType = UNSET
+    attributes: AttributeMap | UnsetType = UNSET
+    channel_type: ChannelType | UnsetType = UNSET
+    demographic: EndpointDemographic | UnsetType = UNSET
+    effective_date: str | UnsetType = UNSET
+    endpoint_status: EndpointStatus | UnsetType = UNSET
+    location: EndpointLocation | UnsetType = UNSET
+    metrics: dict[AttributeName, float] | UnsetType = UNSET
+    opt_out: OptOut | UnsetType = UNSET
+    request_id: str | UnsetType = UNSET
+    user: EndpointUser | UnsetType = UNSET
+
+
+class EndpointBatchItem(EndpointRequest):
+    id: str | UnsetType = UNSET
+
+
+class EndpointBatchRequest(_Shape):
+    item: Annotated[list[EndpointBatchItem], Meta(min_length=1, max_length=MAX_BATCH_ITEMS)]
+
+
+class EndpointResponse(_Shape, kw_only=True):
+    address: str | UnsetType = UNSET
+    application_id: str | UnsetType = UNSET
+    attributes: dict[str, list[str]] | UnsetType = UNSET
+    channel_type: str | UnsetType = UNSET
+    cohort_id: str | UnsetType = UNSET
+    creation_date: str | UnsetType = UNSET
+    demographic: EndpointDemographic | UnsetType = UNSET
+    effective_date: str | UnsetType = UNSET
+    endpoint_status: str | UnsetType = UNSET
+    id: str | UnsetType = UNSET
+    location: EndpointLocation | UnsetType = UNSET
+    metrics: dict[str, float] | UnsetType = UNSET
+    opt_out: str | UnsetType = UNSET
+    request_id: str | UnsetType = UNSET
+    user: EndpointUser | UnsetType = UNSET
+
+
+class EndpointsResponse(_Shape):
+    item: list[EndpointResponse]
+
+
+class MessageBody(_Shape):
+    message: str | UnsetType = UNSET
+    request_id: str | UnsetType = field(default=UNSET, name="RequestID")
+
+
+class CreateApplicationRequest(_Shape):
+    name: Annotated[str, Meta(min_length=1)]
+    tags: TagMap | UnsetType = field(default=UNSET, name="tags")
+
+
+class ApplicationResponse(_Shape, kw_only=True):
+    arn: str
+    id: str
+    name: str
+    tags: dict[str, str] = field(name="tags")
+    creation_date: str | UnsetType = UNSET
+
+
+class ApplicationsResponse(_Shape):
+    item: list[ApplicationResponse]
+    next_token: str | UnsetType = UNSET
+
+
+class TagsModel(_Shape):
+    tags: TagMap = field(name="tags")
+
+
+class UpdateAttributesRequest(_Shape):
+    blacklist: list[str] | UnsetType = UNSET
+
+
+class AttributesResource(_Shape, kw_only=True):
+    application_id: str
+    attribute_type: str
+    attributes: list[str] = field(default_factory=list)
+
+
+def encode(value: object) -> bytes:
+    """Serialise a shape (or plain data) to compact JSON."""
+    return _encoder.encode(value)
+
+
+_encoder = msgspec.json.Encoder()

@@ -1,0 +1,65 @@
+"""Identifiers, dates and cohorts (decisions G4, G8, G10)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from datetime import UTC, datetime
+
+from openpinpoint.core.errors import BadRequest
+
+MAX_ID_LENGTH = 256
+_FORBIDDEN_IN_ID = re.compile(r"[${}\x00-\x1f\x7f-\x9f]")
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+
+
+def check_id(what: str, value: str) -> str:
+    """Validate an endpoint or user id (G8) and return it unchanged."""
+    if not 1 <= len(value) <= MAX_ID_LENGTH or _FORBIDDEN_IN_ID.search(value):
+        shown = value if len(value) <= 64 else value[:61] + "..."
+        raise BadRequest(
+            f"{what} {shown!r} is invalid: it must be 1-{MAX_ID_LENGTH} characters with no "
+            "'$', '{', '}' or control characters"
+        )
+    return value
+
+
+def endpoint_key(endpoint_id: str) -> str:
+    """The case-insensitive key under which an endpoint id is stored (G8)."""
+    return endpoint_id.casefold()
+
+
+def is_resource_id(value: str) -> bool:
+    """Whether `value` has the shape of an application or job id: 32 lowercase hex."""
+    return _HEX32.fullmatch(value) is not None
+
+
+def new_resource_id() -> str:
+    return uuid.uuid4().hex
+
+
+def cohort_id(application_id: str, endpoint_id: str) -> str:
+    """A stable cohort 0-99 for an endpoint, spread evenly by hashing (G4)."""
+    digest = hashlib.sha256(f"{application_id}/{endpoint_key(endpoint_id)}".encode()).digest()
+    return str(int.from_bytes(digest[:8], "big") % 100)
+
+
+def format_date(moment: datetime) -> str:
+    """`YYYY-MM-DDTHH:MM:SS.sssZ` in UTC, the form every Pinpoint example uses (G4)."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def normalise_client_date(value: str) -> str | None:
+    """A client-sent ISO 8601 date in canonical form, or None when it is not a valid date."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        return format_date(moment)
+    except (OverflowError, ValueError):
+        return None

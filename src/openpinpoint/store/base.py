@@ -1,0 +1,86 @@
+"""The store interface the domain core is written against.
+
+A store runs a plain function inside one transaction: `read` for lookups, `write` for
+changes. A write function either returns (its changes commit, durably, before the caller
+resumes) or raises (none of its changes happen). The core expresses every Pinpoint rule as
+such a function over `ReadTx`/`WriteTx`, so each backend only supplies these primitives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Protocol, TypeVar
+
+from msgspec import Struct
+
+from openpinpoint.core.shapes import EndpointResponse
+
+T = TypeVar("T")
+
+ATTRIBUTE_KINDS = ("custom", "metric", "user")
+
+
+class App(Struct, kw_only=True):
+    """An application (Pinpoint project) as stored."""
+
+    id: str
+    name: str
+    arn: str
+    creation_date: str
+    tags: dict[str, str]
+
+
+class ReadTx(Protocol):
+    def get_app(self, app_id: str) -> App | None: ...
+
+    def list_apps(self, after: int, limit: int) -> list[tuple[int, App]]:
+        """Up to `limit` apps in creation order whose position is greater than `after`."""
+        ...
+
+    def get_endpoint(self, app_id: str, key: str) -> EndpointResponse | None:
+        """The endpoint whose case-folded id is `key` (see `values.endpoint_key`)."""
+        ...
+
+    def user_endpoints(self, app_id: str, user_id: str) -> list[EndpointResponse]: ...
+
+
+class WriteTx(ReadTx, Protocol):
+    def insert_app(self, app: App) -> None: ...
+
+    def update_app(self, app: App) -> None: ...
+
+    def delete_app(self, app_id: str) -> None:
+        """Delete the app and everything in it."""
+        ...
+
+    def active_endpoints_with_address(
+        self, app_id: str, address: str
+    ) -> list[EndpointResponse]: ...
+
+    def put_endpoint(self, app_id: str, endpoint: EndpointResponse) -> None:
+        """Insert or replace the endpoint stored under its case-folded id."""
+        ...
+
+    def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None: ...
+
+    def known_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> set[str]:
+        """Those of `names` already registered for the app under `kind`."""
+        ...
+
+    def attribute_names(self, app_id: str, kind: str) -> list[str]: ...
+
+    def count_attribute_names(self, app_id: str) -> int: ...
+
+    def add_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None: ...
+
+    def remove_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None: ...
+
+
+class Store(Protocol):
+    url: str
+
+    async def read(self, fn: Callable[[ReadTx], T]) -> T: ...
+
+    async def write(self, fn: Callable[[WriteTx], T]) -> T: ...
+
+    async def close(self) -> None: ...

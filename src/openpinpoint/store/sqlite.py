@@ -1,0 +1,296 @@
+"""The embedded SQLite store.
+
+Writes go through one writer thread per process that commits *groups* of requests: it
+takes every write waiting in its queue, runs each inside its own SAVEPOINT (so a request
+that fails undoes only itself), commits once, and only then answers the callers. That
+keeps each request all-or-nothing and durable when acknowledged (G12) while paying one
+fsync for many requests. Reads run on the caller's thread on a separate connection; in WAL
+mode they never wait for the writer and always see every commit acknowledged before them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+
+from openpinpoint.core.endpoints import user_id_of
+from openpinpoint.core.shapes import EndpointResponse, encode
+from openpinpoint.core.values import endpoint_key
+from openpinpoint.store.base import App, ReadTx, WriteTx
+
+T = TypeVar("T")
+log = logging.getLogger("openpinpoint.store")
+
+SCHEMA_VERSION = 1
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE apps (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            doc TEXT NOT NULL
+        )""",
+        """CREATE TABLE endpoints (
+            app_id TEXT NOT NULL,
+            id_key TEXT NOT NULL,
+            user_id TEXT,
+            address TEXT,
+            status TEXT NOT NULL,
+            doc TEXT NOT NULL,
+            PRIMARY KEY (app_id, id_key)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX endpoints_by_user ON endpoints (app_id, user_id) WHERE user_id IS NOT NULL",
+        "CREATE INDEX endpoints_by_address ON endpoints (app_id, address, status)"
+        " WHERE address IS NOT NULL",
+        """CREATE TABLE attribute_names (
+            app_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            name TEXT NOT NULL,
+            PRIMARY KEY (app_id, kind, name)
+        ) WITHOUT ROWID""",
+    ),
+}
+
+# A group commit never holds more than this many requests, so one slow group cannot
+# delay the answers to thousands of callers.
+MAX_GROUP = 512
+BUSY_TIMEOUT_MS = 30_000
+
+_decode_endpoint = msgspec.json.Decoder(EndpointResponse).decode
+_decode_app = msgspec.json.Decoder(App).decode
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema to SCHEMA_VERSION; safe to run from several processes at once."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"the database has schema version {version}, newer than this OpenPinpoint "
+                f"understands ({SCHEMA_VERSION}); upgrade OpenPinpoint"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[target]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {target}")
+            log.info("migrated SQLite schema to version %d", target)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return SCHEMA_VERSION
+
+
+class SQLiteTx(WriteTx):
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def _docs(self, sql: str, params: tuple[Any, ...]) -> list[EndpointResponse]:
+        return [_decode_endpoint(doc) for (doc,) in self._conn.execute(sql, params)]
+
+    def get_app(self, app_id: str) -> App | None:
+        row = self._conn.execute("SELECT doc FROM apps WHERE id = ?", (app_id,)).fetchone()
+        return _decode_app(row[0]) if row else None
+
+    def list_apps(self, after: int, limit: int) -> list[tuple[int, App]]:
+        rows = self._conn.execute(
+            "SELECT seq, doc FROM apps WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
+        )
+        return [(seq, _decode_app(doc)) for seq, doc in rows]
+
+    def get_endpoint(self, app_id: str, key: str) -> EndpointResponse | None:
+        row = self._conn.execute(
+            "SELECT doc FROM endpoints WHERE app_id = ? AND id_key = ?", (app_id, key)
+        ).fetchone()
+        return _decode_endpoint(row[0]) if row else None
+
+    def user_endpoints(self, app_id: str, user_id: str) -> list[EndpointResponse]:
+        return self._docs(
+            "SELECT doc FROM endpoints WHERE app_id = ? AND user_id = ? ORDER BY id_key",
+            (app_id, user_id),
+        )
+
+    def insert_app(self, app: App) -> None:
+        self._conn.execute("INSERT INTO apps (id, doc) VALUES (?, ?)", (app.id, encode(app)))
+
+    def update_app(self, app: App) -> None:
+        self._conn.execute("UPDATE apps SET doc = ? WHERE id = ?", (encode(app), app.id))
+
+    def delete_app(self, app_id: str) -> None:
+        for table in ("endpoints", "attribute_names"):
+            self._conn.execute(f"DELETE FROM {table} WHERE app_id = ?", (app_id,))
+        self._conn.execute("DELETE FROM apps WHERE id = ?", (app_id,))
+
+    def active_endpoints_with_address(self, app_id: str, address: str) -> list[EndpointResponse]:
+        return self._docs(
+            "SELECT doc FROM endpoints WHERE app_id = ? AND address = ? AND status = 'ACTIVE'",
+            (app_id, address),
+        )
+
+    def put_endpoint(self, app_id: str, endpoint: EndpointResponse) -> None:
+        assert isinstance(endpoint.id, str)
+        assert isinstance(endpoint.endpoint_status, str)
+        address = endpoint.address if isinstance(endpoint.address, str) else None
+        self._conn.execute(
+            "INSERT INTO endpoints (app_id, id_key, user_id, address, status, doc)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (app_id, id_key) DO UPDATE SET"
+            " user_id = excluded.user_id, address = excluded.address,"
+            " status = excluded.status, doc = excluded.doc",
+            (
+                app_id,
+                endpoint_key(endpoint.id),
+                user_id_of(endpoint),
+                address,
+                endpoint.endpoint_status,
+                encode(endpoint).decode(),
+            ),
+        )
+
+    def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None:
+        self._conn.executemany(
+            "DELETE FROM endpoints WHERE app_id = ? AND id_key = ?",
+            [(app_id, key) for key in keys],
+        )
+
+    def known_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> set[str]:
+        wanted = list(names)
+        marks = ", ".join("?" * len(wanted))
+        rows = self._conn.execute(
+            f"SELECT name FROM attribute_names WHERE app_id = ? AND kind = ? AND name IN ({marks})",
+            (app_id, kind, *wanted),
+        )
+        return {name for (name,) in rows}
+
+    def attribute_names(self, app_id: str, kind: str) -> list[str]:
+        rows = self._conn.execute(
+            "SELECT name FROM attribute_names WHERE app_id = ? AND kind = ? ORDER BY name",
+            (app_id, kind),
+        )
+        return [name for (name,) in rows]
+
+    def count_attribute_names(self, app_id: str) -> int:
+        row = self._conn.execute(
+            "SELECT count(*) FROM attribute_names WHERE app_id = ?", (app_id,)
+        ).fetchone()
+        return int(row[0])
+
+    def add_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None:
+        self._conn.executemany(
+            "INSERT OR IGNORE INTO attribute_names (app_id, kind, name) VALUES (?, ?, ?)",
+            [(app_id, kind, name) for name in names],
+        )
+
+    def remove_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None:
+        self._conn.executemany(
+            "DELETE FROM attribute_names WHERE app_id = ? AND kind = ? AND name = ?",
+            [(app_id, kind, name) for name in names],
+        )
+
+
+_Job = tuple[Callable[[WriteTx], Any], "Future[Any]"]
+
+
+class _GroupCommitWriter(threading.Thread):
+    """The one thread that writes; see the module docstring."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        super().__init__(name="openpinpoint-sqlite-writer", daemon=True)
+        self._conn = conn
+        self._tx = SQLiteTx(conn)
+        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+
+    def run(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            group = [job]
+            stop = False
+            while len(group) < MAX_GROUP:
+                try:
+                    more = self.jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                group.append(more)
+            self._commit(group)
+            if stop:
+                return
+
+    def _commit(self, group: list[_Job]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            for fn, _ in group:
+                self._conn.execute("SAVEPOINT request")
+                try:
+                    outcomes.append((True, fn(self._tx)))
+                except Exception as error:
+                    self._conn.execute("ROLLBACK TO request")
+                    outcomes.append((False, error))
+                self._conn.execute("RELEASE request")
+            self._conn.execute("COMMIT")
+        except Exception as error:
+            log.exception("SQLite group commit of %d requests failed", len(group))
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            outcomes = [(False, error)] * len(group)
+        for (_, future), (ok, value) in zip(group, outcomes, strict=True):
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+
+class SQLiteStore:
+    """SQLite behind the `Store` interface. Open with `SQLiteStore.open(path)`."""
+
+    def __init__(self, path: Path, url: str) -> None:
+        self.path = path
+        self.url = url
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer_conn = _connect(path)
+        migrate(writer_conn)
+        self._reader = _connect(path)
+        self._reader.execute("PRAGMA query_only = 1")
+        self._read_tx = SQLiteTx(self._reader)
+        self._writer = _GroupCommitWriter(writer_conn)
+        self._writer.start()
+        self._writer_conn = writer_conn
+
+    async def read(self, fn: Callable[[ReadTx], T]) -> T:
+        self._reader.execute("BEGIN")
+        try:
+            return fn(self._read_tx)
+        finally:
+            self._reader.execute("COMMIT")
+
+    async def write(self, fn: Callable[[WriteTx], T]) -> T:
+        future: Future[T] = Future()
+        self._writer.jobs.put((fn, future))
+        return await asyncio.wrap_future(future)
+
+    async def close(self) -> None:
+        self._writer.jobs.put(None)
+        await asyncio.to_thread(self._writer.join)
+        self._writer_conn.close()
+        self._reader.close()

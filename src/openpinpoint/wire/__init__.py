@@ -1,0 +1,1 @@
+"""The wire layer: Pinpoint's REST-JSON protocol over ASGI (routing, bodies, errors, auth)."""

@@ -1,0 +1,126 @@
+"""The operations this server implements, as botocore's `pinpoint` model describes them.
+
+Each entry says where its input comes from (URI labels, query string, JSON body) and what
+status it answers with. The provider method that serves it is the operation's name in
+snake_case. `tests/test_service_model.py` checks every entry against botocore's model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from msgspec import Struct
+
+from openpinpoint.core.shapes import (
+    CreateApplicationRequest,
+    EndpointBatchRequest,
+    EndpointRequest,
+    TagsModel,
+    UpdateAttributesRequest,
+)
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    method: str
+    uri: str
+    status: int
+    body: type[Struct] | None = None
+    query: Mapping[str, str] = field(default_factory=dict)
+    """Scalar query parameters: wire name -> argument name."""
+    list_query: Mapping[str, str] = field(default_factory=dict)
+    """Repeated query parameters: wire name -> argument name (a list)."""
+    output: str | None = None
+    """The payload member of the modeled output shape, or None when there is no body."""
+
+    @property
+    def handler(self) -> str:
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", self.name).lower()
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "CreateApp",
+        "POST",
+        "/v1/apps",
+        201,
+        body=CreateApplicationRequest,
+        output="ApplicationResponse",
+    ),
+    Operation("GetApp", "GET", "/v1/apps/{application-id}", 200, output="ApplicationResponse"),
+    Operation(
+        "GetApps",
+        "GET",
+        "/v1/apps",
+        200,
+        query={"page-size": "page_size", "token": "token"},
+        output="ApplicationsResponse",
+    ),
+    Operation(
+        "DeleteApp", "DELETE", "/v1/apps/{application-id}", 200, output="ApplicationResponse"
+    ),
+    Operation(
+        "UpdateEndpoint",
+        "PUT",
+        "/v1/apps/{application-id}/endpoints/{endpoint-id}",
+        202,
+        body=EndpointRequest,
+        output="MessageBody",
+    ),
+    Operation(
+        "UpdateEndpointsBatch",
+        "PUT",
+        "/v1/apps/{application-id}/endpoints",
+        202,
+        body=EndpointBatchRequest,
+        output="MessageBody",
+    ),
+    Operation(
+        "GetEndpoint",
+        "GET",
+        "/v1/apps/{application-id}/endpoints/{endpoint-id}",
+        200,
+        output="EndpointResponse",
+    ),
+    Operation(
+        "DeleteEndpoint",
+        "DELETE",
+        "/v1/apps/{application-id}/endpoints/{endpoint-id}",
+        202,
+        output="EndpointResponse",
+    ),
+    Operation(
+        "GetUserEndpoints",
+        "GET",
+        "/v1/apps/{application-id}/users/{user-id}",
+        200,
+        output="EndpointsResponse",
+    ),
+    Operation(
+        "DeleteUserEndpoints",
+        "DELETE",
+        "/v1/apps/{application-id}/users/{user-id}",
+        202,
+        output="EndpointsResponse",
+    ),
+    Operation(
+        "RemoveAttributes",
+        "PUT",
+        "/v1/apps/{application-id}/attributes/{attribute-type}",
+        200,
+        body=UpdateAttributesRequest,
+        output="AttributesResource",
+    ),
+    Operation("TagResource", "POST", "/v1/tags/{resource-arn}", 204, body=TagsModel),
+    Operation(
+        "UntagResource",
+        "DELETE",
+        "/v1/tags/{resource-arn}",
+        204,
+        list_query={"tagKeys": "tag_keys"},
+    ),
+    Operation("ListTagsForResource", "GET", "/v1/tags/{resource-arn}", 200, output="TagsModel"),
+)
