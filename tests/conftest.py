@@ -23,13 +23,22 @@ START_TIMEOUT = 60.0
 class RunningServer:
     """A server process started by a test; its log lines are collected as they come."""
 
-    def __init__(self, db_url: str, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        db_url: str | None,
+        *args: str,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
         self.db_url = db_url
         self.lines: list[str] = []
+        self._new_line = threading.Condition()
         self._ready = threading.Event()
         self.url = ""
+        db_args = ["--db", db_url] if db_url is not None else []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "openpinpoint", "serve", "--port", "0", "--db", db_url, *args],
+            [sys.executable, "-m", "openpinpoint", "serve", "--port", "0", *db_args, *args],
+            cwd=cwd,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -43,11 +52,23 @@ class RunningServer:
     def _collect(self) -> None:
         assert self.process.stderr is not None
         for line in self.process.stderr:
-            self.lines.append(line.rstrip("\n"))
+            with self._new_line:
+                self.lines.append(line.rstrip("\n"))
+                self._new_line.notify_all()
             if not self.url and (match := READY.search(line)):
                 self.url = match[1]
                 self._ready.set()
         self._ready.set()
+
+    def wait_for_log(self, text: str, timeout: float = START_TIMEOUT) -> str:
+        """The first log line containing `text`, waiting for it to be written."""
+        with self._new_line:
+            found = self._new_line.wait_for(
+                lambda: next((line for line in self.lines if text in line), None), timeout
+            )
+        if found is None:
+            raise AssertionError(f"no log line with {text!r}:\n{self.log}")
+        return found
 
     @property
     def log(self) -> str:

@@ -79,16 +79,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (StoreURLError, RuntimeError) as error:
             print(f"openpinpoint: {error}", file=sys.stderr)
             return 2
-        serve(
-            ServerSettings(
-                db_url=url,
-                host=args.host,
-                port=args.port,
-                account_id=args.account_id,
-                log_level=args.log_level,
-                access_log=args.access_log,
-            )
+        settings = ServerSettings(
+            db_url=url,
+            host=args.host,
+            port=args.port,
+            account_id=args.account_id,
+            log_level=args.log_level,
+            access_log=args.access_log,
         )
+        try:
+            serve(settings)
+        except KeyboardInterrupt:
+            # uvicorn re-raises Ctrl-C once it has shut down gracefully; that is a normal end.
+            return 130
     return 0
 
 

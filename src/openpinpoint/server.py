@@ -10,8 +10,8 @@ import uvicorn
 
 from openpinpoint import __version__
 from openpinpoint.core.provider import DEFAULT_ACCOUNT_ID, PinpointProvider
-from openpinpoint.store import open_store
 from openpinpoint.store.base import Store
+from openpinpoint.store.open import open_store
 from openpinpoint.wire.app import PinpointApp
 
 log = logging.getLogger("openpinpoint")

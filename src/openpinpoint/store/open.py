@@ -36,7 +36,7 @@ def sqlite_path(url: str) -> Path:
 
 def open_store(url: str) -> Store:
     if url.startswith("sqlite:///"):
-        return SQLiteStore(sqlite_path(url), url)
+        return SQLiteStore(sqlite_path(url))
     raise StoreURLError(
         f"unsupported database URL {url!r}: use sqlite:///PATH (PostgreSQL support is planned)"
     )

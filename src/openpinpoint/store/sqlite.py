@@ -64,6 +64,19 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 MAX_GROUP = 512
 BUSY_TIMEOUT_MS = 30_000
 
+# Without statistics SQLite's planner prefers the primary key's `app_id` prefix, a scan of
+# the whole app, over these indexes; INDEXED BY keeps each user and address lookup
+# O(rows of that user/address) however large the app grows.
+USER_ENDPOINTS_SQL = (
+    "SELECT doc FROM endpoints INDEXED BY endpoints_by_user"
+    " WHERE app_id = ? AND user_id = ? ORDER BY id_key"
+)
+ACTIVE_WITH_ADDRESS_SQL = (
+    "SELECT doc FROM endpoints INDEXED BY endpoints_by_address"
+    " WHERE app_id = ? AND address = ? AND status = 'ACTIVE'"
+)
+DELETE_ENDPOINT_SQL = "DELETE FROM endpoints WHERE app_id = ? AND id_key = ?"
+
 _decode_endpoint = msgspec.json.Decoder(EndpointResponse).decode
 _decode_app = msgspec.json.Decoder(App).decode
 
@@ -122,10 +135,7 @@ class SQLiteTx(WriteTx):
         return _decode_endpoint(row[0]) if row else None
 
     def user_endpoints(self, app_id: str, user_id: str) -> list[EndpointResponse]:
-        return self._docs(
-            "SELECT doc FROM endpoints WHERE app_id = ? AND user_id = ? ORDER BY id_key",
-            (app_id, user_id),
-        )
+        return self._docs(USER_ENDPOINTS_SQL, (app_id, user_id))
 
     def insert_app(self, app: App) -> None:
         self._conn.execute("INSERT INTO apps (id, doc) VALUES (?, ?)", (app.id, encode(app)))
@@ -139,10 +149,7 @@ class SQLiteTx(WriteTx):
         self._conn.execute("DELETE FROM apps WHERE id = ?", (app_id,))
 
     def active_endpoints_with_address(self, app_id: str, address: str) -> list[EndpointResponse]:
-        return self._docs(
-            "SELECT doc FROM endpoints WHERE app_id = ? AND address = ? AND status = 'ACTIVE'",
-            (app_id, address),
-        )
+        return self._docs(ACTIVE_WITH_ADDRESS_SQL, (app_id, address))
 
     def put_endpoint(self, app_id: str, endpoint: EndpointResponse) -> None:
         assert isinstance(endpoint.id, str)
@@ -164,10 +171,7 @@ class SQLiteTx(WriteTx):
         )
 
     def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None:
-        self._conn.executemany(
-            "DELETE FROM endpoints WHERE app_id = ? AND id_key = ?",
-            [(app_id, key) for key in keys],
-        )
+        self._conn.executemany(DELETE_ENDPOINT_SQL, [(app_id, key) for key in keys])
 
     def known_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> set[str]:
         wanted = list(names)
@@ -264,9 +268,9 @@ class _GroupCommitWriter(threading.Thread):
 class SQLiteStore:
     """SQLite behind the `Store` interface. Open with `SQLiteStore.open(path)`."""
 
-    def __init__(self, path: Path, url: str) -> None:
-        self.path = path
-        self.url = url
+    def __init__(self, path: Path) -> None:
+        self.path = path.resolve()
+        self.url = f"sqlite:///{self.path}"
         path.parent.mkdir(parents=True, exist_ok=True)
         writer_conn = _connect(path)
         migrate(writer_conn)

@@ -1,0 +1,79 @@
+"""A dictionary-backed `WriteTx`, to unit-test the domain rules without any database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import msgspec
+
+from openpinpoint.core.endpoints import user_id_of
+from openpinpoint.core.shapes import EndpointResponse
+from openpinpoint.core.values import endpoint_key
+from openpinpoint.store.base import App, WriteTx
+
+
+class MemoryTx(WriteTx):
+    def __init__(self) -> None:
+        self.apps: dict[str, App] = {}
+        self.endpoints: dict[tuple[str, str], EndpointResponse] = {}
+        self.names: set[tuple[str, str, str]] = set()
+
+    def _copy(self, endpoint: EndpointResponse) -> EndpointResponse:
+        # What a real store returns is a fresh decode, never the stored object itself.
+        return msgspec.json.decode(msgspec.json.encode(endpoint), type=EndpointResponse)
+
+    def get_app(self, app_id: str) -> App | None:
+        return self.apps.get(app_id)
+
+    def list_apps(self, after: int, limit: int) -> list[tuple[int, App]]:
+        return list(enumerate(self.apps.values(), 1))[after : after + limit]
+
+    def get_endpoint(self, app_id: str, key: str) -> EndpointResponse | None:
+        found = self.endpoints.get((app_id, key))
+        return self._copy(found) if found else None
+
+    def user_endpoints(self, app_id: str, user_id: str) -> list[EndpointResponse]:
+        return [
+            self._copy(e)
+            for (app, _), e in sorted(self.endpoints.items())
+            if app == app_id and user_id_of(e) == user_id
+        ]
+
+    def insert_app(self, app: App) -> None:
+        self.apps[app.id] = app
+
+    def update_app(self, app: App) -> None:
+        self.apps[app.id] = app
+
+    def delete_app(self, app_id: str) -> None:
+        del self.apps[app_id]
+
+    def active_endpoints_with_address(self, app_id: str, address: str) -> list[EndpointResponse]:
+        return [
+            self._copy(e)
+            for (app, _), e in self.endpoints.items()
+            if app == app_id and e.address == address and e.endpoint_status == "ACTIVE"
+        ]
+
+    def put_endpoint(self, app_id: str, endpoint: EndpointResponse) -> None:
+        assert isinstance(endpoint.id, str)
+        self.endpoints[(app_id, endpoint_key(endpoint.id))] = self._copy(endpoint)
+
+    def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None:
+        for key in keys:
+            del self.endpoints[(app_id, key)]
+
+    def known_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> set[str]:
+        return {n for n in names if (app_id, kind, n) in self.names}
+
+    def attribute_names(self, app_id: str, kind: str) -> list[str]:
+        return sorted(n for a, k, n in self.names if (a, k) == (app_id, kind))
+
+    def count_attribute_names(self, app_id: str) -> int:
+        return sum(1 for a, _, _ in self.names if a == app_id)
+
+    def add_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None:
+        self.names |= {(app_id, kind, n) for n in names}
+
+    def remove_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None:
+        self.names -= {(app_id, kind, n) for n in names}

@@ -1,0 +1,71 @@
+"""The `openpinpoint` command line."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import RunningServer
+from openpinpoint import __version__
+from openpinpoint.cli import _parser
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "openpinpoint", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def _commands() -> list[list[str]]:
+    parser = _parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return [[]] + [[name] for name in subparsers.choices]
+
+
+@pytest.mark.parametrize("command", _commands(), ids=lambda c: " ".join(c) or "openpinpoint")
+def test_every_command_has_help(command: list[str]) -> None:
+    result = run(*command, "--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: openpinpoint")
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert (result.returncode, result.stdout.strip()) == (0, f"openpinpoint {__version__}")
+
+
+def test_serve_refuses_an_unsupported_database_url() -> None:
+    result = run("serve", "--db", "mysql://localhost/db")
+    assert result.returncode == 2
+    assert "unsupported database URL" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("db_args", "env", "expected"),
+    [
+        ([], {}, "openpinpoint-data/openpinpoint.db"),
+        ([], {"OPENPINPOINT_DATA": "elsewhere"}, "elsewhere/openpinpoint.db"),
+        (["--db", "sqlite:///relative.db"], {}, "relative.db"),
+    ],
+)
+def test_serve_chooses_the_sqlite_file(
+    tmp_path: Path, db_args: list[str], env: dict[str, str], expected: str
+) -> None:
+    server = RunningServer(
+        db_args[1] if db_args else None, env={"OPENPINPOINT_DATA": "", **env}, cwd=tmp_path
+    )
+    try:
+        server.client().create_app(CreateApplicationRequest={"Name": "where"})
+    finally:
+        server.stop()
+    assert (tmp_path / expected).is_file()
+    assert str(tmp_path / expected) in server.log

@@ -1,0 +1,91 @@
+"""Unit tests of the endpoint rules (core/endpoints.py) over an in-memory transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+
+from memory_tx import MemoryTx
+from openpinpoint.core import endpoints
+from openpinpoint.core.errors import BadRequest, NotFound
+from openpinpoint.core.shapes import EndpointRequest
+
+APP = "a" * 32
+STAMP = endpoints.Stamp(request_id="req-1", now="2026-01-01T00:00:00.000Z")
+
+
+def update(tx: MemoryTx, endpoint_id: str, **request: Any) -> None:
+    body = msgspec.json.decode(msgspec.json.encode(request), type=EndpointRequest)
+    endpoints.update_endpoint(tx, APP, endpoint_id, body, STAMP)
+
+
+def test_new_endpoint_gets_defaults_from_the_stamp() -> None:
+    tx = MemoryTx()
+    update(tx, "e1", ChannelType="EMAIL")
+    endpoint = endpoints.get_endpoint(tx, APP, "e1")
+    assert (endpoint.creation_date, endpoint.effective_date) == (STAMP.now, STAMP.now)
+    assert (endpoint.request_id, endpoint.opt_out, endpoint.endpoint_status) == (
+        "req-1",
+        "NONE",
+        "ACTIVE",
+    )
+
+
+def test_duplicate_address_leaves_one_active_endpoint() -> None:
+    tx = MemoryTx()
+    for endpoint_id in ("a", "b", "c"):
+        update(tx, endpoint_id, Address="same")
+    statuses = {e.id: e.endpoint_status for e in tx.endpoints.values()}
+    assert statuses == {"a": "INACTIVE", "b": "INACTIVE", "c": "ACTIVE"}
+
+
+def test_user_limit_counts_only_other_endpoints_of_the_user() -> None:
+    tx = MemoryTx()
+    for i in range(15):
+        update(tx, f"e{i}", User={"UserId": "u"})
+    update(tx, "e3", Attributes={"still": ["fine"]}, User={"UserId": "u"})
+    with pytest.raises(BadRequest, match="count:15"):
+        update(tx, "e15", User={"UserId": "u"})
+
+
+def test_moving_to_another_user_leaves_the_old_users_attributes_behind() -> None:
+    tx = MemoryTx()
+    update(tx, "e1", User={"UserId": "u1", "UserAttributes": {"old": ["x"]}})
+    update(tx, "e2", User={"UserId": "u2", "UserAttributes": {"new": ["y"]}})
+    update(tx, "e1", User={"UserId": "u2"})
+    members = endpoints.get_user_endpoints(tx, APP, "u2")
+    assert [endpoints.user_attributes_of(e) for e in members] == [{"new": ["y"]}] * 2
+
+
+def test_an_anonymous_endpoints_user_attributes_found_a_new_user() -> None:
+    tx = MemoryTx()
+    update(tx, "e1", User={"UserAttributes": {"lang": ["fr"]}})
+    update(tx, "e1", User={"UserId": "fresh"})
+    (endpoint,) = endpoints.get_user_endpoints(tx, APP, "fresh")
+    assert endpoint.user is not msgspec.UNSET
+    assert endpoint.user.user_attributes == {"lang": ["fr"]}
+
+
+def test_delete_user_endpoints_returns_what_it_deleted() -> None:
+    tx = MemoryTx()
+    update(tx, "e1", User={"UserId": "u"})
+    update(tx, "e2", User={"UserId": "u"})
+    update(tx, "e3", User={"UserId": "v"})
+    deleted = endpoints.delete_user_endpoints(tx, APP, "u")
+    assert [e.id for e in deleted] == ["e1", "e2"]
+    assert list(tx.endpoints) == [(APP, "e3")]
+    with pytest.raises(NotFound):
+        endpoints.delete_user_endpoints(tx, APP, "u")
+
+
+def test_remove_attributes_matches_globs_within_one_kind() -> None:
+    tx = MemoryTx()
+    update(tx, "e1", Attributes={"ab": ["1"], "ac": ["1"], "b": ["1"]}, Metrics={"ab": 1})
+    assert endpoints.remove_attributes(tx, APP, "endpoint-custom-attributes", ["a*"]) == [
+        "ab",
+        "ac",
+    ]
+    assert tx.attribute_names(APP, "custom") == ["b"]
+    assert tx.attribute_names(APP, "metric") == ["ab"]
