@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,25 +18,44 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from openpinpoint.keys import AccessKey, KeyFile
+
+TEST_KEY = AccessKey(id="AKIDTEST", secret="test-secret", name="tests", admin=True)
+"""The admin key every test server accepts unless a test brings its own keys file; the
+same credentials as the AWS CLI tests use, so they need no changes."""
+
 READY = re.compile(r"listening on (http://\S+)")
 START_TIMEOUT = 60.0
 
 
 class RunningServer:
-    """A server process started by a test; its log lines are collected as they come."""
+    """A server process started by a test; its log lines are collected as they come.
+
+    Unless `args` choose `--auth` or `--keys-file`, the server verifies SigV4 signatures
+    against a keys file of its own that holds `TEST_KEY`, and `client()` signs with it.
+    """
 
     def __init__(self, db_url: str, *args: str, env: dict[str, str] | None = None) -> None:
         self.db_url = db_url
         self.lines: list[str] = []
+        self.output: list[str] = []
+        """What the server printed on standard output (the first-run key banner)."""
         self._ready = threading.Event()
         self.url = ""
+        self._keys_dir: str | None = None
+        if not {"--auth", "--keys-file"} & {arg.split("=")[0] for arg in args}:
+            self._keys_dir = tempfile.mkdtemp(prefix="openpinpoint-keys-")
+            keys_path = Path(self._keys_dir) / "keys.json"
+            KeyFile(keys_path).create(TEST_KEY)
+            args = (*args, "--keys-file", str(keys_path))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "openpinpoint", "serve", "--port", "0", "--db", db_url, *args],
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, **(env or {})},
         )
+        threading.Thread(target=self._collect_output, daemon=True).start()
         threading.Thread(target=self._collect, daemon=True).start()
         if not self._ready.wait(START_TIMEOUT) or not self.url:
             self.kill()
@@ -49,29 +70,41 @@ class RunningServer:
                 self._ready.set()
         self._ready.set()
 
+    def _collect_output(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line.rstrip("\n"))
+
     @property
     def log(self) -> str:
         return "\n".join(self.lines)
 
-    def client(self, **config: Any) -> Any:
-        return pinpoint_client(self.url, **config)
+    def client(self, key: AccessKey = TEST_KEY, **config: Any) -> Any:
+        return pinpoint_client(self.url, key=key, **config)
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)
-        return self.process.wait(timeout=60)
+        code = self.process.wait(timeout=60)
+        if self._keys_dir is not None:
+            shutil.rmtree(self._keys_dir, ignore_errors=True)
+        return code
 
     def kill(self) -> int:
         return self.stop(signal.SIGKILL)
 
 
-def pinpoint_client(url: str, region: str = "us-east-1", **config: Any) -> Any:
+def pinpoint_client(
+    url: str, region: str = "us-east-1", key: AccessKey = TEST_KEY, **config: Any
+) -> Any:
+    """A boto3 client that signs its requests with `key`."""
     return boto3.client(
         "pinpoint",
         endpoint_url=url,
         region_name=region,
-        aws_access_key_id="AKIDTEST",
-        aws_secret_access_key="test-secret",
+        aws_access_key_id=key.id,
+        aws_secret_access_key=key.secret,
+        aws_session_token=key.session_token,
         config=Config(**config),
     )
 

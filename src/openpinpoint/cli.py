@@ -9,7 +9,14 @@ import sys
 from collections.abc import Sequence
 
 from openpinpoint import __version__
+from openpinpoint.cli_security import (
+    add_keys_command,
+    add_serve_arguments,
+    keys_main,
+    serve_settings,
+)
 from openpinpoint.core.provider import DEFAULT_ACCOUNT_ID
+from openpinpoint.keys import KeyFileError
 from openpinpoint.server import DEFAULT_HOST, DEFAULT_PORT, ServerSettings, serve
 from openpinpoint.store.open import DATA_DIR_ENV, StoreURLError, default_url, open_store
 
@@ -63,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("OPENPINPOINT_ACCOUNT_ID", DEFAULT_ACCOUNT_ID),
         help=f"AWS account id used in application ARNs (default {DEFAULT_ACCOUNT_ID})",
     )
+    add_serve_arguments(serve_cmd)
+    add_keys_command(commands)
     return parser
 
 
@@ -72,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command == "keys":
+        return keys_main(args, parser)
     if args.command == "serve":
         url = args.db or default_url()
         try:
@@ -79,16 +90,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (StoreURLError, RuntimeError) as error:
             print(f"openpinpoint: {error}", file=sys.stderr)
             return 2
-        serve(
-            ServerSettings(
-                db_url=url,
-                host=args.host,
-                port=args.port,
-                account_id=args.account_id,
-                log_level=args.log_level,
-                access_log=args.access_log,
+        try:
+            serve(
+                ServerSettings(
+                    db_url=url,
+                    host=args.host,
+                    port=args.port,
+                    account_id=args.account_id,
+                    log_level=args.log_level,
+                    access_log=args.access_log,
+                    **serve_settings(args, parser),
+                )
             )
-        )
+        except KeyFileError as error:
+            print(f"openpinpoint: {error}", file=sys.stderr)
+            return 2
     return 0
 
 
