@@ -40,6 +40,7 @@ class RunningServer:
         self.lines: list[str] = []
         self.output: list[str] = []
         """What the server printed on standard output (the first-run key banner)."""
+        self._new_output = threading.Condition()
         self._ready = threading.Event()
         self.url = ""
         self._keys_dir: str | None = None
@@ -73,7 +74,19 @@ class RunningServer:
     def _collect_output(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            self.output.append(line.rstrip("\n"))
+            with self._new_output:
+                self.output.append(line.rstrip("\n"))
+                self._new_output.notify_all()
+
+    def wait_for_output(self, text: str, timeout: float = START_TIMEOUT) -> str:
+        """The first line of standard output containing `text`, waiting for it."""
+        with self._new_output:
+            found = self._new_output.wait_for(
+                lambda: next((line for line in self.output if text in line), None), timeout
+            )
+        if found is None:
+            raise AssertionError(f"no output line with {text!r}:\n" + "\n".join(self.output))
+        return found
 
     @property
     def log(self) -> str:
