@@ -24,7 +24,7 @@ TEST_KEY = AccessKey(id="AKIDTEST", secret="test-secret", name="tests", admin=Tr
 """The admin key every test server accepts unless a test brings its own keys file; the
 same credentials as the AWS CLI tests use, so they need no changes."""
 
-READY = re.compile(r"listening on (http://\S+)")
+READY = re.compile(r"listening on (https?://\S+)")
 START_TIMEOUT = 60.0
 
 

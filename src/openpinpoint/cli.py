@@ -63,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument(
         "--access-log",
         action="store_true",
-        help="log one line per request (client, method, operation, status, time, request id)",
+        help="log one line per request (client, access key id, method, operation, status, time, "
+        "request id)",
     )
     serve_cmd.add_argument(
         "--account-id",

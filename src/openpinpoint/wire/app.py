@@ -92,6 +92,7 @@ class PinpointApp:
         request_id = str(uuid.uuid4())
         headers: list[tuple[bytes, bytes]] = []
         operation: Operation | None = None
+        key_id = "-"
         try:
             body = await _read_body(scope, receive, self.body_timeout)
             request = HttpRequest(
@@ -102,6 +103,7 @@ class PinpointApp:
                 body=body,
             )
             caller = self.authenticator.authenticate(request)
+            key_id = caller.access_key_id or "-"
             if self.throttle is not None:
                 self.throttle.take(caller.access_key_id or "anonymous")
             operation, labels = self.router.match(request.method, request.raw_path)
@@ -142,8 +144,9 @@ class PinpointApp:
         await send({"type": "http.response.body", "body": payload})
         if access_log.isEnabledFor(logging.INFO):
             access_log.info(
-                "%s %s %s %d %.1fms %s",
+                "%s %s %s %s %d %.1fms %s",
                 scope.get("client", ("-",))[0],
+                key_id,
                 scope["method"],
                 operation.name if operation else scope.get("path", "?"),
                 status,
