@@ -11,9 +11,9 @@ from urllib.parse import quote, urlsplit
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import TEST_KEY, RunningServer
+from conftest import RunningServer
 from openpinpoint.wire.app import MAX_BODY_BYTES
-from signing import RawResponse, signed_request
+from rawhttp import RawResponse, raw_request
 
 
 def modeled(response: RawResponse, status: int, code: str) -> str:
@@ -27,7 +27,7 @@ def modeled(response: RawResponse, status: int, code: str) -> str:
 
 def put_endpoint(server: RunningServer, app_id: str, endpoint_id: str, body: bytes) -> RawResponse:
     path = f"/v1/apps/{app_id}/endpoints/{quote(endpoint_id, safe='')}"
-    return signed_request(server.url, TEST_KEY, "PUT", path, body)
+    return raw_request(server.url, "PUT", path, body)
 
 
 def assert_no_endpoint(client: Any, app_id: str, endpoint_id: str = "ep") -> None:
@@ -80,7 +80,7 @@ def test_duplicate_ids_in_a_batch_item_are_refused(
     server: RunningServer, client: Any, app_id: str
 ) -> None:
     body = b'{"Item": [{"Id": "ep", "Address": "a"}, {"Id": "x", "Id": "ep2"}]}'
-    response = signed_request(server.url, TEST_KEY, "PUT", f"/v1/apps/{app_id}/endpoints", body)
+    response = raw_request(server.url, "PUT", f"/v1/apps/{app_id}/endpoints", body)
     assert "'Id' twice" in modeled(response, 400, "BadRequestException")
     assert_no_endpoint(client, app_id)
 
@@ -103,7 +103,7 @@ def test_bad_ids_are_refused(
 
 
 def test_invalid_utf8_in_the_path_is_refused(server: RunningServer, app_id: str) -> None:
-    response = signed_request(server.url, TEST_KEY, "GET", f"/v1/apps/{app_id}/users/%FF%FE")
+    response = raw_request(server.url, "GET", f"/v1/apps/{app_id}/users/%FF%FE")
     assert "UTF-8" in modeled(response, 400, "BadRequestException")
 
 
@@ -159,7 +159,7 @@ def test_path_traversal_reaches_nothing_else(
     client.update_endpoint(ApplicationId=other, EndpointId="keep", EndpointRequest={"Address": "k"})
     path = f"/v1/apps/{app_id}" + suffix.format(other=other)
     for method in ("GET", "DELETE"):
-        response = signed_request(server.url, TEST_KEY, method, path)
+        response = raw_request(server.url, method, path)
         assert 400 <= response.status < 500, (method, path, response.body)
         assert response.header("x-amzn-ErrorType")
     kept = client.get_endpoint(ApplicationId=other, EndpointId="keep")["EndpointResponse"]

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from conftest import TEST_KEY, RunningServer, pinpoint_client
 from openpinpoint.keys import AccessKey, KeyFile
-from signing import Prepared, send
+from rawhttp import raw_request
 
 
 def openpinpoint(*args: str) -> subprocess.CompletedProcess[str]:
@@ -215,7 +215,7 @@ def test_auth_none_lets_anyone_in_and_warns(tmp_path: Path) -> None:
     server = RunningServer(f"sqlite:///{tmp_path / 'db.sqlite'}", "--auth", "none")
     try:
         assert "AUTHENTICATION IS OFF" in server.log
-        unsigned = send(server.url, Prepared("GET", "/v1/apps", {"Host": "x"}, b""))
+        unsigned = raw_request(server.url, "GET", "/v1/apps", key=None)
         assert unsigned.status == 200
     finally:
         server.stop()

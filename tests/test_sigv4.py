@@ -20,7 +20,7 @@ from openpinpoint.core.errors import Forbidden
 from openpinpoint.keys import AccessKey, KeyFile, new_key
 from openpinpoint.wire.auth import HttpRequest
 from openpinpoint.wire.sigv4 import SigV4Authenticator
-from signing import Prepared, RawResponse, send, sign, signed_request
+from rawhttp import Prepared, RawResponse, raw_request, sign
 
 OTHER_KEY = new_key(name="other", admin=True)
 TOKEN_KEY = new_key(name="with token", admin=True, session_token=True)
@@ -59,6 +59,7 @@ def _endpoint_path(app_id: str, endpoint_id: str = "ep-1") -> str:
 
 
 BODY = json.dumps({"Address": "a@example.com", "ChannelType": "EMAIL"}).encode()
+JSON = {"Content-Type": "application/json"}
 
 
 def test_boto3_signed_requests_are_let_in(keyed_server: RunningServer, keyed_app: str) -> None:
@@ -86,19 +87,19 @@ def test_ids_that_need_encoding_verify(keyed_server: RunningServer, keyed_app: s
 
 
 def test_unsigned_request_is_refused(keyed_server: RunningServer, keyed_app: str) -> None:
-    prepared = Prepared("GET", f"/v1/apps/{keyed_app}", {"Host": "x"}, b"")
-    _forbidden(send(keyed_server.url, prepared), "Missing credentials")
+    response = raw_request(keyed_server.url, "GET", f"/v1/apps/{keyed_app}", key=None)
+    _forbidden(response, "Missing credentials")
 
 
 def test_unknown_key_is_refused(keyed_server: RunningServer, keyed_app: str) -> None:
     stranger = new_key(name="stranger")
-    response = signed_request(keyed_server.url, stranger, "GET", f"/v1/apps/{keyed_app}")
+    response = raw_request(keyed_server.url, "GET", f"/v1/apps/{keyed_app}", key=stranger)
     assert stranger.id in _forbidden(response, "Unknown access key")
 
 
 def test_wrong_secret_is_a_signature_mismatch(keyed_server: RunningServer, keyed_app: str) -> None:
     wrong = AccessKey(id=TEST_KEY.id, secret="x" * 40)
-    response = signed_request(keyed_server.url, wrong, "GET", f"/v1/apps/{keyed_app}")
+    response = raw_request(keyed_server.url, "GET", f"/v1/apps/{keyed_app}", key=wrong)
     _forbidden(response, "Signature mismatch")
 
 
@@ -132,7 +133,7 @@ def test_tampered_request_is_refused_and_changes_nothing(
     keyed_server: RunningServer, keyed_app: str, tamper: Any
 ) -> None:
     path = _endpoint_path(keyed_app)
-    response = signed_request(keyed_server.url, TEST_KEY, "PUT", path, BODY, tamper=tamper)
+    response = raw_request(keyed_server.url, "PUT", path, BODY, JSON, tamper=tamper)
     _forbidden(response, "Signature mismatch")
     client = keyed_server.client()
     for endpoint_id in ("ep-1", "ep-2"):
@@ -143,7 +144,7 @@ def test_tampered_request_is_refused_and_changes_nothing(
 
 def test_untampered_raw_request_is_accepted(keyed_server: RunningServer, keyed_app: str) -> None:
     path = _endpoint_path(keyed_app, "ep-raw")
-    assert signed_request(keyed_server.url, TEST_KEY, "PUT", path, BODY).status == 202
+    assert raw_request(keyed_server.url, "PUT", path, BODY).status == 202
 
 
 def test_body_hash_header_must_match_the_body(keyed_server: RunningServer, keyed_app: str) -> None:
@@ -151,9 +152,7 @@ def test_body_hash_header_must_match_the_body(keyed_server: RunningServer, keyed
         prepared.headers["X-Amz-Content-SHA256"] = "UNSIGNED-PAYLOAD"
 
     path = _endpoint_path(keyed_app, "ep-hash")
-    response = signed_request(
-        keyed_server.url, TEST_KEY, "PUT", path, BODY, tamper=unsigned_payload
-    )
+    response = raw_request(keyed_server.url, "PUT", path, BODY, tamper=unsigned_payload)
     assert "UNSIGNED-PAYLOAD" in _forbidden(response, "Signature mismatch")
 
 
@@ -174,7 +173,7 @@ def test_clock_skew_beyond_fifteen_minutes_is_refused(
     reason: str,
 ) -> None:
     _signed_at(monkeypatch, shift)
-    response = signed_request(keyed_server.url, TEST_KEY, "GET", f"/v1/apps/{keyed_app}")
+    response = raw_request(keyed_server.url, "GET", f"/v1/apps/{keyed_app}")
     _forbidden(response, reason)
 
 
@@ -227,12 +226,12 @@ def test_tampered_presigned_url_is_refused(keyed_server: RunningServer, keyed_ap
 
 def test_raw_presigned_delete(keyed_server: RunningServer, keyed_app: str) -> None:
     path = _endpoint_path(keyed_app, "ep-1-delete")
-    assert signed_request(keyed_server.url, TEST_KEY, "PUT", path, BODY).status == 202
-    tampered = signed_request(
-        keyed_server.url, TEST_KEY, "DELETE", path, presign_expires=60, tamper=_tamper_path
+    assert raw_request(keyed_server.url, "PUT", path, BODY).status == 202
+    tampered = raw_request(
+        keyed_server.url, "DELETE", path, presign_expires=60, tamper=_tamper_path
     )
     _forbidden(tampered, "Signature mismatch")
-    response = signed_request(keyed_server.url, TEST_KEY, "DELETE", path, presign_expires=60)
+    response = raw_request(keyed_server.url, "DELETE", path, presign_expires=60)
     assert response.status == 202
     assert response.json()["Id"] == "ep-1-delete"
 
@@ -251,10 +250,10 @@ def test_security_token_is_refused_unless_configured(
 def test_key_with_a_session_token_needs_it(keyed_server: RunningServer, keyed_app: str) -> None:
     assert pinpoint_client(keyed_server.url, key=TOKEN_KEY).get_app(ApplicationId=keyed_app)
     without = AccessKey(id=TOKEN_KEY.id, secret=TOKEN_KEY.secret)
-    response = signed_request(keyed_server.url, without, "GET", f"/v1/apps/{keyed_app}")
+    response = raw_request(keyed_server.url, "GET", f"/v1/apps/{keyed_app}", key=without)
     _forbidden(response, "Missing credentials")
     wrong = AccessKey(id=TOKEN_KEY.id, secret=TOKEN_KEY.secret, session_token="x" * 64)
-    response = signed_request(keyed_server.url, wrong, "GET", f"/v1/apps/{keyed_app}")
+    response = raw_request(keyed_server.url, "GET", f"/v1/apps/{keyed_app}", key=wrong)
     _forbidden(response, "Invalid session token")
 
 
@@ -285,7 +284,7 @@ def _http_request(prepared: Prepared) -> HttpRequest:
 
 @pytest.mark.parametrize(("offset", "accepted"), [(900, True), (901, False), (-900, True)])
 def test_skew_boundary_is_fifteen_minutes(offset: int, accepted: bool) -> None:
-    prepared = sign("http://h", TEST_KEY, "GET", "/v1/apps")
+    prepared = sign("http://h", TEST_KEY, Prepared("GET", "/v1/apps", {}, b""))
     signed_at = datetime.strptime(prepared.headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ")
     now = signed_at.replace(tzinfo=UTC).timestamp() + offset
     verifier = SigV4Authenticator(_Keys(), clock=lambda: now)

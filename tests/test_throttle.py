@@ -13,7 +13,7 @@ from conftest import TEST_KEY, RunningServer, pinpoint_client
 from openpinpoint.core.errors import TooManyRequests
 from openpinpoint.keys import KeyFile, new_key
 from openpinpoint.wire.throttle import Throttle
-from signing import signed_request
+from rawhttp import raw_request
 
 SECOND_KEY = new_key(name="second", admin=True)
 
@@ -49,14 +49,14 @@ def _statuses(client: Any) -> list[int]:
 
 
 def test_over_the_rate_gets_429_with_retry_after(throttled: RunningServer) -> None:
-    first = signed_request(throttled.url, TEST_KEY, "GET", "/v1/apps")
-    second = signed_request(throttled.url, TEST_KEY, "GET", "/v1/apps")
+    first = raw_request(throttled.url, "GET", "/v1/apps")
+    second = raw_request(throttled.url, "GET", "/v1/apps")
     assert first.status == 200
     assert second.status == 429
     assert second.header("x-amzn-ErrorType") == "TooManyRequestsException"
     assert second.header("Retry-After") == "1"
     assert "2 requests per second" in second.message
-    other_key = signed_request(throttled.url, SECOND_KEY, "GET", "/v1/apps")
+    other_key = raw_request(throttled.url, "GET", "/v1/apps", key=SECOND_KEY)
     assert other_key.status == 200
 
 
@@ -105,5 +105,5 @@ def test_bucket_refills_at_the_rate() -> None:
 
 def test_throttling_is_off_by_default(server: RunningServer) -> None:
     assert "throttling" not in server.log
-    statuses = [signed_request(server.url, TEST_KEY, "GET", "/v1/apps").status for _ in range(20)]
+    statuses = [raw_request(server.url, "GET", "/v1/apps").status for _ in range(20)]
     assert statuses == [200] * 20
