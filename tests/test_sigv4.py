@@ -299,3 +299,45 @@ def test_keys_file_is_private(tmp_path: Path) -> None:
     keys = KeyFile(tmp_path / "keys.json")
     keys.create(new_key())
     assert (keys.path.stat().st_mode & 0o777) == 0o600
+
+
+def _replace_in_authorization(old: str, new: str) -> Any:
+    def tamper(prepared: Prepared) -> None:
+        prepared.headers["Authorization"] = prepared.headers["Authorization"].replace(old, new)
+
+    return tamper
+
+
+def _set_header(name: str, value: str) -> Any:
+    def tamper(prepared: Prepared) -> None:
+        prepared.headers[name] = value
+
+    return tamper
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        (_replace_in_authorization("AWS4-HMAC-SHA256", "AWS4-HMAC-SHA1"), "Malformed signature"),
+        (_replace_in_authorization("/mobiletargeting/", "/s3/"), "Malformed signature"),
+        (_replace_in_authorization("/aws4_request", "/aws5_request"), "Malformed signature"),
+        (_replace_in_authorization("SignedHeaders=host;", "SignedHeaders="), "Malformed"),
+        (_replace_in_authorization(", Signature=", ", Sig="), "Malformed signature"),
+        (_set_header("X-Amz-Date", "20261399T256161Z"), "Malformed signature"),
+        (_set_header("X-Amz-Date", "yesterday"), "Malformed signature"),
+    ],
+)
+def test_malformed_signatures_say_so(tamper: Any, reason: str) -> None:
+    prepared = sign("http://h", TEST_KEY, Prepared("GET", "/v1/apps", {}, b""))
+    tamper(prepared)
+    with pytest.raises(Forbidden) as caught:
+        SigV4Authenticator(_Keys()).authenticate(_http_request(prepared))
+    assert caught.value.message.startswith(reason), caught.value.message
+    assert TEST_KEY.secret not in caught.value.message
+
+
+def test_header_and_presigned_forms_together_are_refused() -> None:
+    prepared = sign("http://h", TEST_KEY, Prepared("GET", "/v1/apps", {}, b""), presign_expires=60)
+    prepared.headers["Authorization"] = "AWS4-HMAC-SHA256 Credential=x"
+    with pytest.raises(Forbidden, match="both"):
+        SigV4Authenticator(_Keys()).authenticate(_http_request(prepared))
