@@ -82,12 +82,15 @@ def list_apps(
 ) -> tuple[list[App], str | None]:
     """One page of the `wanted` apps after position `after`, and the token of the next."""
     found: list[tuple[int, App]] = []
+    limit = size + 1
     while len(found) <= size:
-        rows = tx.list_apps(after, size + 1)
+        rows = tx.list_apps(after, limit)
         found += [(position, app) for position, app in rows if wanted(app)]
-        if len(rows) <= size:
+        if len(rows) < limit:
             break
         after = rows[-1][0]
+        # Few apps were wanted (a key scoped to some apps): skip ahead in larger steps.
+        limit = max(limit, MAX_PAGE_SIZE)
     apps = [app for _, app in found[:size]]
     next_token = encode_token(found[size - 1][0]) if len(found) > size else None
     return apps, next_token
