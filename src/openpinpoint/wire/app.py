@@ -178,7 +178,8 @@ def _refuse_duplicate_members(body: bytes) -> None:
 
     msgspec keeps the last of duplicates silently; refusing them instead means no two
     readers of the same body (a proxy, an audit log, this server) can disagree on what it
-    said. The body has already been decoded and validated, so it is small and shallow.
+    said. The body has already been decoded against its shape, so it is shallow: parsing it
+    again cannot recurse deeply.
     """
 
     def check(pairs: list[tuple[str, Any]]) -> None:
@@ -189,7 +190,10 @@ def _refuse_duplicate_members(body: bytes) -> None:
                     raise BadRequest(f"Request body names the member {name!r} twice in one object")
                 seen.add(name)
 
-    json.loads(body, object_pairs_hook=check)
+    try:
+        json.loads(body, object_pairs_hook=check)
+    except ValueError as error:
+        raise BadRequest(f"Request body is not valid JSON: {error}") from None
 
 
 def _error_body(message: str, request_id: str) -> bytes:

@@ -76,7 +76,7 @@ class SigV4Authenticator:
         key = self._keys.lookup(signed.key_id)
         if key is None:
             raise Forbidden(
-                f"Unknown access key: {signed.key_id!r} is not an access key of this server "
+                f"Unknown access key: {signed.key_id[:64]!r} is not an access key of this server "
                 "(it may have been revoked)"
             )
         self._check_time(signed)
@@ -275,7 +275,7 @@ def _canonical_request(request: HttpRequest, query: list[tuple[str, str]], signe
             "&".join(f"{name}={value}" for name, value in pairs),
             headers,
             ";".join(signed.signed_headers),
-            _payload_hash(request, query, signed),
+            _payload_hash(request, signed),
         )
     )
 
@@ -295,7 +295,7 @@ def _canonical_path(raw_path: bytes) -> str:
     return quote(path, safe="/~")
 
 
-def _payload_hash(request: HttpRequest, query: list[tuple[str, str]], signed: _Signed) -> str:
+def _payload_hash(request: HttpRequest, signed: _Signed) -> str:
     actual = _sha256_hex(request.body)
     stated_header = request.header(b"x-amz-content-sha256")
     stated = stated_header.decode("latin-1") if stated_header is not None else None
