@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RunningServer, sqlite_url
-from rawhttp import connect
+from conftest import TEST_KEY, RunningServer, sqlite_url
+from rawhttp import Prepared, connect, sign
 
 
 def test_g12_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
@@ -56,9 +56,14 @@ def test_shutdown_signal_finishes_the_request_in_flight(tmp_path: Path, sig: int
         "ApplicationResponse"
     ]["Id"]
     body = json.dumps({"Address": "late@example.com", "ChannelType": "EMAIL"}).encode()
+    path = f"/v1/apps/{app_id}/endpoints/in-flight"
+    signed = sign(
+        server.url, TEST_KEY, Prepared("PUT", path, {"Content-Type": "application/json"}, body)
+    )
     conn = connect(server.url)
-    conn.putrequest("PUT", f"/v1/apps/{app_id}/endpoints/in-flight")
-    conn.putheader("Content-Type", "application/json")
+    conn.putrequest("PUT", signed.path, skip_host=True)
+    for name, value in signed.headers.items():
+        conn.putheader(name, value)
     conn.putheader("Content-Length", str(len(body)))
     conn.endheaders()
     conn.send(body[:10])

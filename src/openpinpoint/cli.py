@@ -9,7 +9,14 @@ import sys
 from collections.abc import Sequence
 
 from openpinpoint import __version__
+from openpinpoint.cli_security import (
+    add_keys_command,
+    add_serve_arguments,
+    keys_main,
+    serve_settings,
+)
 from openpinpoint.core.provider import DEFAULT_ACCOUNT_ID
+from openpinpoint.keys import KeyFileError
 from openpinpoint.server import DEFAULT_HOST, DEFAULT_PORT, ServerSettings, serve
 from openpinpoint.store.open import DATA_DIR_ENV, StoreURLError, default_url, open_store
 
@@ -56,13 +63,16 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument(
         "--access-log",
         action="store_true",
-        help="log one line per request (client, method, operation, status, time, request id)",
+        help="log one line per request (client, access key id, method, operation, status, time, "
+        "request id)",
     )
     serve_cmd.add_argument(
         "--account-id",
         default=os.environ.get("OPENPINPOINT_ACCOUNT_ID", DEFAULT_ACCOUNT_ID),
         help=f"AWS account id used in application ARNs (default {DEFAULT_ACCOUNT_ID})",
     )
+    add_serve_arguments(serve_cmd)
+    add_keys_command(commands)
     return parser
 
 
@@ -72,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command == "keys":
+        return keys_main(args, parser)
     if args.command == "serve":
         url = args.db or default_url()
         try:
@@ -86,9 +98,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             account_id=args.account_id,
             log_level=args.log_level,
             access_log=args.access_log,
+            **serve_settings(args, parser),
         )
         try:
             serve(settings)
+        except KeyFileError as error:
+            print(f"openpinpoint: {error}", file=sys.stderr)
+            return 2
         except KeyboardInterrupt:
             # uvicorn re-raises Ctrl-C once it has shut down gracefully; that is a normal end.
             return 130

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import uvicorn
 
 from openpinpoint import __version__
 from openpinpoint.core.provider import DEFAULT_ACCOUNT_ID, PinpointProvider
+from openpinpoint.keys import KeyFile, default_keys_path, new_key
 from openpinpoint.store.base import Store
 from openpinpoint.store.open import open_store
-from openpinpoint.wire.app import PinpointApp
+from openpinpoint.wire.app import DEFAULT_BODY_TIMEOUT, PinpointApp
+from openpinpoint.wire.auth import Authenticator, NoAuthentication
+from openpinpoint.wire.sigv4 import SigV4Authenticator
+from openpinpoint.wire.throttle import Throttle
 
 log = logging.getLogger("openpinpoint")
 
@@ -29,6 +35,21 @@ class ServerSettings:
     account_id: str = DEFAULT_ACCOUNT_ID
     log_level: str = "info"
     access_log: bool = False
+    auth: str = "sigv4"
+    """"sigv4" (verify every request against the keys file) or "none" (local testing)."""
+    keys_file: Path | None = None
+    """None means `default_keys_path()`."""
+    throttle_rate: float = 0.0
+    """Requests per second per access key; 0 switches throttling off."""
+    throttle_burst: float | None = None
+    """Requests a key may make at once; None means the rate (at least 1)."""
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+    @property
+    def keys_path(self) -> Path:
+        return self.keys_file or default_keys_path()
 
 
 def configure_logging(level: str, access_log: bool) -> None:
@@ -41,15 +62,43 @@ def configure_logging(level: str, access_log: bool) -> None:
 def build_app(settings: ServerSettings, url: str) -> PinpointApp:
     """The app; its store opens at startup in the process that serves."""
     opened: list[Store] = []
+    authenticator: Authenticator = NoAuthentication()
+    if settings.auth == "sigv4":
+        authenticator = SigV4Authenticator(KeyFile(settings.keys_path))
+    throttle = None
+    if settings.throttle_rate > 0:
+        burst = settings.throttle_burst or max(1.0, settings.throttle_rate)
+        throttle = Throttle(settings.throttle_rate, burst)
 
     async def start() -> PinpointProvider:
         store = open_store(settings.db_url)
         opened.append(store)
+        if settings.auth == "none":
+            log.warning(
+                "AUTHENTICATION IS OFF (--auth none): anyone who can reach %s may read and "
+                "change every application. Use this only for local testing.",
+                url,
+            )
+        else:
+            log.info(
+                "verifying AWS SigV4 signatures with the access keys in %s", settings.keys_path
+            )
+        if throttle is not None:
+            log.info(
+                "throttling each access key to %g requests/s, bursts of %g",
+                throttle.rate,
+                throttle.burst,
+            )
         log.info("OpenPinpoint %s listening on %s (store: %s)", __version__, url, store.url)
+        credentials = (
+            "aws_access_key_id='any', aws_secret_access_key='any'"
+            if settings.auth == "none"
+            else "aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET"
+        )
         log.info(
-            "try: boto3.client('pinpoint', endpoint_url='%s', region_name='us-east-1', "
-            "aws_access_key_id='local', aws_secret_access_key='local')",
+            "try: boto3.client('pinpoint', endpoint_url='%s', region_name='us-east-1', %s)",
             url,
+            credentials,
         )
         return PinpointProvider(store, account_id=settings.account_id)
 
@@ -58,7 +107,43 @@ def build_app(settings: ServerSettings, url: str) -> PinpointApp:
             await store.close()
         log.info("OpenPinpoint stopped")
 
-    return PinpointApp(start, on_shutdown=stop)
+    return PinpointApp(
+        start,
+        authenticator=authenticator,
+        throttle=throttle,
+        body_timeout=settings.body_timeout,
+        on_shutdown=stop,
+    )
+
+
+def create_first_key(keys: KeyFile, url: str) -> None:
+    """On first run, create an admin key and show it once, as databases show a first password.
+
+    The secret goes to standard output only, never to the log.
+    """
+    if keys.load():
+        return
+    key = keys.create(new_key(name="first-run admin", admin=True))
+    log.info("no access key existed: created admin key %s in %s", key.id, keys.path)
+    print(
+        f"""
+OpenPinpoint created an admin access key (shown only this once; it is kept in {keys.path}):
+
+    access key id:     {key.id}
+    secret access key: {key.secret}
+
+Use it from Python:
+
+    import boto3
+    pinpoint = boto3.client("pinpoint", endpoint_url="{url}", region_name="us-east-1",
+                            aws_access_key_id="{key.id}",
+                            aws_secret_access_key="{key.secret}")
+
+More keys: openpinpoint keys create --name NAME [--apps ID,...] [--admin]
+""",
+        flush=True,
+        file=sys.stdout,
+    )
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -76,7 +161,10 @@ def serve(settings: ServerSettings) -> None:
     configure_logging(settings.log_level, settings.access_log)
     sock = bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
-    url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    scheme = "https" if settings.tls_cert else "http"
+    url = f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+    if settings.auth == "sigv4":
+        create_first_key(KeyFile(settings.keys_path), url)
     config = uvicorn.Config(
         build_app(settings, url),
         http="httptools",
@@ -86,5 +174,7 @@ def serve(settings: ServerSettings) -> None:
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=30,
+        ssl_certfile=settings.tls_cert,
+        ssl_keyfile=settings.tls_key,
     )
     uvicorn.Server(config).run(sockets=[sock])

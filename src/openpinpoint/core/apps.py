@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable
 
 from openpinpoint.core.errors import BadRequest, NotFound
 from openpinpoint.core.shapes import MAX_TAGS, ApplicationResponse
@@ -33,14 +34,18 @@ def require_app(tx: ReadTx, app_id: str) -> App:
     return app
 
 
-def app_by_arn(tx: ReadTx, arn: str) -> App:
+def app_id_of_arn(arn: str) -> str:
     match = _APP_ARN.fullmatch(arn)
     if match is None:
         raise BadRequest(
             f"ResourceArn {arn!r} is not an application ARN "
             "(arn:aws:mobiletargeting:REGION:ACCOUNT:apps/APPLICATION_ID)"
         )
-    app = require_app(tx, match["id"])
+    return match["id"]
+
+
+def app_by_arn(tx: ReadTx, arn: str) -> App:
+    app = require_app(tx, app_id_of_arn(arn))
     if app.arn != arn:
         raise NotFound(f"Resource {arn!r} not found")
     return app
@@ -72,10 +77,22 @@ def decode_token(token: str | None) -> int:
     raise BadRequest("token is not a NextToken that this server issued")
 
 
-def list_apps(tx: ReadTx, size: int, after: int) -> tuple[list[App], str | None]:
-    rows = tx.list_apps(after, size + 1)
-    apps = [app for _, app in rows[:size]]
-    next_token = encode_token(rows[size - 1][0]) if len(rows) > size else None
+def list_apps(
+    tx: ReadTx, size: int, after: int, wanted: Callable[[App], bool] = lambda app: True
+) -> tuple[list[App], str | None]:
+    """One page of the `wanted` apps after position `after`, and the token of the next."""
+    found: list[tuple[int, App]] = []
+    limit = size + 1
+    while len(found) <= size:
+        rows = tx.list_apps(after, limit)
+        found += [(position, app) for position, app in rows if wanted(app)]
+        if len(rows) < limit:
+            break
+        after = rows[-1][0]
+        # Few apps were wanted (a key scoped to some apps): skip ahead in larger steps.
+        limit = max(limit, MAX_PAGE_SIZE)
+    apps = [app for _, app in found[:size]]
+    next_token = encode_token(found[size - 1][0]) if len(found) > size else None
     return apps, next_token
 
 

@@ -307,6 +307,15 @@ def _register_attribute_names(tx: WriteTx, app_id: str, request: EndpointRequest
         sent["metric"] = set(request.metrics)
     if request.user is not UNSET and request.user.user_attributes is not UNSET:
         sent["user"] = {name for name, values in request.user.user_attributes.items() if values}
+    sent_count = sum(len(names) for names in sent.values())
+    if sent_count > MAX_ATTRIBUTE_NAMES_PER_APP:
+        # Refused before any lookup: no app could take this many names, and one query per
+        # request with thousands of names would be slow or exceed the database's limits.
+        raise BadRequest(
+            f"Exceeded the limit of {MAX_ATTRIBUTE_NAMES_PER_APP} custom attribute names per "
+            f"application (Attributes, Metrics and UserAttributes together): this request "
+            f"alone names {sent_count}"
+        )
     new: dict[str, set[str]] = {}
     for kind, names in sent.items():
         if names and (unknown := names - tx.known_attribute_names(app_id, kind, names)):

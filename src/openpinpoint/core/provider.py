@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from openpinpoint.core import apps, endpoints
+from openpinpoint.core.access import FULL_ACCESS, Access
 from openpinpoint.core.endpoints import Stamp
 from openpinpoint.core.errors import BadRequest
 from openpinpoint.core.shapes import (
@@ -43,6 +44,7 @@ class RequestContext:
 
     request_id: str
     region: str = DEFAULT_REGION
+    access: Access = FULL_ACCESS
     received: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -60,14 +62,20 @@ class PinpointProvider:
         self.store = store
         self.account_id = account_id
 
-    async def _read_in_app(self, app_id: str, fn: Callable[[ReadTx], T]) -> T:
+    async def _read_in_app(self, ctx: RequestContext, app_id: str, fn: Callable[[ReadTx], T]) -> T:
+        ctx.access.require_app(app_id)
+
         def run(tx: ReadTx) -> T:
             apps.require_app(tx, app_id)
             return fn(tx)
 
         return await self.store.read(run)
 
-    async def _write_in_app(self, app_id: str, fn: Callable[[WriteTx], T]) -> T:
+    async def _write_in_app(
+        self, ctx: RequestContext, app_id: str, fn: Callable[[WriteTx], T]
+    ) -> T:
+        ctx.access.require_app(app_id)
+
         def run(tx: WriteTx) -> T:
             apps.require_app(tx, app_id)
             return fn(tx)
@@ -79,6 +87,7 @@ class PinpointProvider:
     async def create_app(
         self, ctx: RequestContext, body: CreateApplicationRequest
     ) -> ApplicationResponse:
+        ctx.access.require_admin("create applications")
         app_id = new_resource_id()
         app = App(
             id=app_id,
@@ -91,6 +100,7 @@ class PinpointProvider:
         return apps.response(app)
 
     async def get_app(self, ctx: RequestContext, application_id: str) -> ApplicationResponse:
+        ctx.access.require_app(application_id)
         app = await self.store.read(lambda tx: apps.require_app(tx, application_id))
         return apps.response(app)
 
@@ -98,13 +108,18 @@ class PinpointProvider:
         self, ctx: RequestContext, page_size: str | None = None, token: str | None = None
     ) -> ApplicationsResponse:
         size, after = apps.page_size(page_size), apps.decode_token(token)
-        found, next_token = await self.store.read(lambda tx: apps.list_apps(tx, size, after))
+        found, next_token = await self.store.read(
+            lambda tx: apps.list_apps(tx, size, after, lambda app: ctx.access.may_use(app.id))
+        )
         page = ApplicationsResponse(item=[apps.response(app) for app in found])
         if next_token is not None:
             page.next_token = next_token
         return page
 
     async def delete_app(self, ctx: RequestContext, application_id: str) -> ApplicationResponse:
+        ctx.access.require_admin("delete applications")
+        ctx.access.require_app(application_id)
+
         def delete(tx: WriteTx) -> App:
             app = apps.require_app(tx, application_id)
             tx.delete_app(application_id)
@@ -123,6 +138,7 @@ class PinpointProvider:
     ) -> MessageBody:
         stamp = ctx.stamp
         await self._write_in_app(
+            ctx,
             application_id,
             lambda tx: endpoints.update_endpoint(tx, application_id, endpoint_id, body, stamp),
         )
@@ -133,6 +149,7 @@ class PinpointProvider:
     ) -> MessageBody:
         stamp = ctx.stamp
         await self._write_in_app(
+            ctx,
             application_id,
             lambda tx: endpoints.update_endpoints_batch(tx, application_id, body.item, stamp),
         )
@@ -142,7 +159,7 @@ class PinpointProvider:
         self, ctx: RequestContext, application_id: str, endpoint_id: str
     ) -> EndpointResponse:
         found = await self._read_in_app(
-            application_id, lambda tx: endpoints.get_endpoint(tx, application_id, endpoint_id)
+            ctx, application_id, lambda tx: endpoints.get_endpoint(tx, application_id, endpoint_id)
         )
         return _with_app_id(application_id, found)
 
@@ -150,6 +167,7 @@ class PinpointProvider:
         self, ctx: RequestContext, application_id: str, endpoint_id: str
     ) -> EndpointResponse:
         deleted = await self._write_in_app(
+            ctx,
             application_id,
             lambda tx: endpoints.delete_endpoint(tx, application_id, endpoint_id),
         )
@@ -161,7 +179,9 @@ class PinpointProvider:
         self, ctx: RequestContext, application_id: str, user_id: str
     ) -> EndpointsResponse:
         found = await self._read_in_app(
-            application_id, lambda tx: endpoints.get_user_endpoints(tx, application_id, user_id)
+            ctx,
+            application_id,
+            lambda tx: endpoints.get_user_endpoints(tx, application_id, user_id),
         )
         return EndpointsResponse(item=[_with_app_id(application_id, e) for e in found])
 
@@ -169,6 +189,7 @@ class PinpointProvider:
         self, ctx: RequestContext, application_id: str, user_id: str
     ) -> EndpointsResponse:
         deleted = await self._write_in_app(
+            ctx,
             application_id,
             lambda tx: endpoints.delete_user_endpoints(tx, application_id, user_id),
         )
@@ -186,6 +207,7 @@ class PinpointProvider:
         kind = _attribute_type(attribute_type)
         patterns = body.blacklist or []
         removed = await self._write_in_app(
+            ctx,
             application_id,
             lambda tx: endpoints.remove_attributes(tx, application_id, kind, patterns),
         )
@@ -194,14 +216,17 @@ class PinpointProvider:
         )
 
     async def tag_resource(self, ctx: RequestContext, resource_arn: str, body: TagsModel) -> None:
+        ctx.access.require_app(apps.app_id_of_arn(resource_arn))
         await self.store.write(lambda tx: apps.tag(tx, resource_arn, body.tags))
 
     async def untag_resource(
         self, ctx: RequestContext, resource_arn: str, tag_keys: list[str]
     ) -> None:
+        ctx.access.require_app(apps.app_id_of_arn(resource_arn))
         await self.store.write(lambda tx: apps.untag(tx, resource_arn, tag_keys))
 
     async def list_tags_for_resource(self, ctx: RequestContext, resource_arn: str) -> TagsModel:
+        ctx.access.require_app(apps.app_id_of_arn(resource_arn))
         app = await self.store.read(lambda tx: apps.app_by_arn(tx, resource_arn))
         return TagsModel(tags=app.tags)
 

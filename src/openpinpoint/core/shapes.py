@@ -37,12 +37,14 @@ MAX_ATTRIBUTE_NAME = 50
 MAX_ATTRIBUTE_VALUE = 100
 MAX_ATTRIBUTE_VALUES = 50
 MAX_BATCH_ITEMS = 100
+MAX_ATTRIBUTES = 250
+"""Attribute names in one map; more could never fit the 250-names-per-app quota (G9)."""
 MAX_TAGS = 50
 
 AttributeName = Annotated[str, Meta(min_length=1, max_length=MAX_ATTRIBUTE_NAME)]
 AttributeValue = Annotated[str, Meta(max_length=MAX_ATTRIBUTE_VALUE)]
 AttributeValues = Annotated[list[AttributeValue], Meta(max_length=MAX_ATTRIBUTE_VALUES)]
-AttributeMap = dict[AttributeName, AttributeValues]
+AttributeMap = Annotated[dict[AttributeName, AttributeValues], Meta(max_length=MAX_ATTRIBUTES)]
 TagKey = Annotated[str, Meta(min_length=1, max_length=128)]
 TagValue = Annotated[str, Meta(max_length=256)]
 TagMap = Annotated[dict[TagKey, TagValue], Meta(max_length=MAX_TAGS)]
@@ -85,7 +87,9 @@ class EndpointRequest(_Shape):
     effective_date: str | UnsetType = UNSET
     endpoint_status: EndpointStatus | UnsetType = UNSET
     location: EndpointLocation | UnsetType = UNSET
-    metrics: dict[AttributeName, float] | UnsetType = UNSET
+    metrics: Annotated[dict[AttributeName, float], Meta(max_length=MAX_ATTRIBUTES)] | UnsetType = (
+        UNSET
+    )
     opt_out: OptOut | UnsetType = UNSET
     request_id: str | UnsetType = UNSET
     user: EndpointUser | UnsetType = UNSET

@@ -7,7 +7,10 @@ body `{"Message": ..., "RequestID": ...}` that botocore turns into the modeled e
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -22,6 +25,7 @@ from openpinpoint.core.shapes import MessageBody, encode
 from openpinpoint.wire.auth import Authenticator, HttpRequest, NoAuthentication
 from openpinpoint.wire.operations import OPERATIONS, Operation
 from openpinpoint.wire.router import Router
+from openpinpoint.wire.throttle import Throttle
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -29,6 +33,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 MAX_BODY_BYTES = 7 * 1024 * 1024
+DEFAULT_BODY_TIMEOUT = 60.0
 
 log = logging.getLogger("openpinpoint.wire")
 access_log = logging.getLogger("openpinpoint.access")
@@ -44,11 +49,15 @@ class PinpointApp:
         provider_factory: Callable[[], Awaitable[PinpointProvider]],
         *,
         authenticator: Authenticator | None = None,
+        throttle: Throttle | None = None,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
         on_shutdown: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._provider_factory = provider_factory
         self._on_shutdown = on_shutdown
         self.authenticator: Authenticator = authenticator or NoAuthentication()
+        self.throttle = throttle
+        self.body_timeout = body_timeout
         self.provider: PinpointProvider | None = None
         self.router = Router(OPERATIONS)
         self._decoders = {
@@ -83,8 +92,9 @@ class PinpointApp:
         request_id = str(uuid.uuid4())
         headers: list[tuple[bytes, bytes]] = []
         operation: Operation | None = None
+        key_id = "-"
         try:
-            body = await _read_body(scope, receive)
+            body = await _read_body(scope, receive, self.body_timeout)
             request = HttpRequest(
                 method=scope["method"],
                 raw_path=scope.get("raw_path") or scope["path"].encode(),
@@ -93,6 +103,9 @@ class PinpointApp:
                 body=body,
             )
             caller = self.authenticator.authenticate(request)
+            key_id = caller.access_key_id or "-"
+            if self.throttle is not None:
+                self.throttle.take(caller.access_key_id or "anonymous")
             operation, labels = self.router.match(request.method, request.raw_path)
             arguments: dict[str, Any] = dict(labels)
             if operation.query or operation.list_query:
@@ -101,7 +114,9 @@ class PinpointApp:
                 arguments["body"] = self._decode(operation, body)
             assert self.provider is not None, "lifespan startup has not run"
             handler = getattr(self.provider, operation.handler)
-            context = RequestContext(request_id=request_id, region=caller.region)
+            context = RequestContext(
+                request_id=request_id, region=caller.region, access=caller.access
+            )
             result = await handler(context, **arguments)
             status = operation.status
             payload = encode(result) if result is not None else b""
@@ -111,8 +126,8 @@ class PinpointApp:
             status, payload = error.status, _error_body(error.message, request_id)
             headers += [_JSON, (b"x-amzn-errortype", error.code.encode())]
             if isinstance(error, TooManyRequests):
-                headers.append((b"retry-after", str(max(1, round(error.retry_after))).encode()))
-            if isinstance(error, PayloadTooLarge):
+                headers.append((b"retry-after", str(max(1, math.ceil(error.retry_after))).encode()))
+            if isinstance(error, PayloadTooLarge | BodyTimeout):
                 headers.append((b"connection", b"close"))
         except Exception:
             log.exception("request %s failed unexpectedly", request_id)
@@ -129,8 +144,9 @@ class PinpointApp:
         await send({"type": "http.response.body", "body": payload})
         if access_log.isEnabledFor(logging.INFO):
             access_log.info(
-                "%s %s %s %d %.1fms %s",
+                "%s %s %s %s %d %.1fms %s",
                 scope.get("client", ("-",))[0],
+                key_id,
                 scope["method"],
                 operation.name if operation else scope.get("path", "?"),
                 status,
@@ -142,27 +158,68 @@ class PinpointApp:
         if not body:
             raise BadRequest(f"{operation.name} needs a JSON request body")
         try:
-            return self._decoders[operation.name].decode(body)
+            decoded = self._decoders[operation.name].decode(body)
         except msgspec.ValidationError as error:
             raise BadRequest(f"Invalid request body: {error}") from None
         except msgspec.DecodeError as error:
             raise BadRequest(f"Request body is not valid JSON: {error}") from None
         except UnicodeDecodeError:
             raise BadRequest("Request body is not valid UTF-8") from None
+        _refuse_duplicate_members(body)
+        return decoded
+
+
+class BodyTimeout(BadRequest):
+    """The body did not arrive in time; the connection is closed after the answer."""
+
+
+def _refuse_duplicate_members(body: bytes) -> None:
+    """400 when any JSON object in `body` names a member twice.
+
+    msgspec keeps the last of duplicates silently; refusing them instead means no two
+    readers of the same body (a proxy, an audit log, this server) can disagree on what it
+    said. The body has already been decoded against its shape, so it is shallow: parsing it
+    again cannot recurse deeply.
+    """
+
+    def check(pairs: list[tuple[str, Any]]) -> None:
+        if len(pairs) > 1 and len({name for name, _ in pairs}) != len(pairs):
+            seen: set[str] = set()
+            for name, _ in pairs:
+                if name in seen:
+                    raise BadRequest(f"Request body names the member {name!r} twice in one object")
+                seen.add(name)
+
+    try:
+        json.loads(body, object_pairs_hook=check)
+    except ValueError as error:
+        raise BadRequest(f"Request body is not valid JSON: {error}") from None
 
 
 def _error_body(message: str, request_id: str) -> bytes:
     return encode(MessageBody(message=message, request_id=request_id))
 
 
-async def _read_body(scope: Scope, receive: Receive) -> bytes:
-    """The whole body, refused with 413 as soon as it is known to exceed 7 MB."""
+async def _read_body(scope: Scope, receive: Receive, timeout: float) -> bytes:
+    """The whole body, refused with 413 as soon as it is known to exceed 7 MB.
+
+    A client that sends its body too slowly (a slow-loris attack) gets 400 after `timeout`
+    seconds and its connection is closed; other connections are served meanwhile.
+    """
     for name, value in scope["headers"]:
         if name == b"content-length":
             if not value.isdigit():
                 raise BadRequest("Content-Length is not a number")
             if int(value) > MAX_BODY_BYTES:
                 raise PayloadTooLarge(_too_large())
+    try:
+        async with asyncio.timeout(timeout):
+            return await _receive_body(receive)
+    except TimeoutError:
+        raise BodyTimeout(f"The request body was not received within {timeout:g} seconds") from None
+
+
+async def _receive_body(receive: Receive) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:

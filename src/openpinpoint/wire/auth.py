@@ -2,8 +2,9 @@
 
 The wire layer asks its `Authenticator` about every request once the body is read and
 before anything is routed, so an unauthenticated caller learns nothing, not even which
-paths exist. `NoAuthentication` trusts everyone and only reads the region from the SigV4
-credential scope, which boto3 always sends (it is what application ARNs are built from).
+paths exist. `SigV4Authenticator` (wire/sigv4.py) verifies signatures against the access
+keys; `NoAuthentication` (`--auth none`) trusts everyone and only reads the region from the
+SigV4 credential scope, which boto3 always sends (it is what application ARNs are built from).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import parse_qs
 
+from openpinpoint.core.access import FULL_ACCESS, Access
 from openpinpoint.core.provider import DEFAULT_REGION
 
 _SCOPE = re.compile(rb"Credential=[^/,\s]+/\d{8}/([a-z0-9-]{1,32})/")
@@ -40,6 +42,7 @@ class HttpRequest:
 class Caller:
     region: str = DEFAULT_REGION
     access_key_id: str | None = None
+    access: Access = FULL_ACCESS
 
 
 class Authenticator(Protocol):
