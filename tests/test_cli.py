@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RunningServer
+from conftest import RunningServer, sqlite_url
 from openpinpoint import __version__
 from openpinpoint.cli import _parser
 
@@ -69,3 +69,12 @@ def test_serve_chooses_the_sqlite_file(
         server.stop()
     assert (tmp_path / expected).is_file()
     assert str(tmp_path / expected) in server.log
+
+
+@pytest.mark.parametrize("auth", [[], ["--auth", "none"]])
+def test_serve_logs_its_url_and_a_boto3_example(tmp_path: Path, auth: list[str]) -> None:
+    server = RunningServer(sqlite_url(tmp_path / "hello.db"), *auth)
+    server.stop()
+    example = server.wait_for_log("boto3.client('pinpoint'")
+    assert f"endpoint_url='{server.url}'" in example
+    assert "region_name='us-east-1'" in example
