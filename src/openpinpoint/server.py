@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import uvicorn
 
 from openpinpoint import __version__
+from openpinpoint.core.jobs import DEFAULT_LEASE_SECONDS, JobRunner
 from openpinpoint.core.provider import DEFAULT_ACCOUNT_ID, PinpointProvider
+from openpinpoint.files import Files, FileSettings
 from openpinpoint.store import open_store
 from openpinpoint.store.base import Store
 from openpinpoint.wire.app import PinpointApp
@@ -29,6 +31,8 @@ class ServerSettings:
     account_id: str = DEFAULT_ACCOUNT_ID
     log_level: str = "info"
     access_log: bool = False
+    files: FileSettings = field(default_factory=FileSettings)
+    job_lease_seconds: float = DEFAULT_LEASE_SECONDS
 
 
 def configure_logging(level: str, access_log: bool) -> None:
@@ -41,19 +45,25 @@ def configure_logging(level: str, access_log: bool) -> None:
 def build_app(settings: ServerSettings, url: str) -> PinpointApp:
     """The app; its store opens at startup in the process that serves."""
     opened: list[Store] = []
+    runners: list[JobRunner] = []
 
     async def start() -> PinpointProvider:
         store = open_store(settings.db_url)
         opened.append(store)
+        runner = JobRunner(store, Files(settings.files), lease_seconds=settings.job_lease_seconds)
+        await runner.start()
+        runners.append(runner)
         log.info("OpenPinpoint %s listening on %s (store: %s)", __version__, url, store.url)
         log.info(
             "try: boto3.client('pinpoint', endpoint_url='%s', region_name='us-east-1', "
             "aws_access_key_id='local', aws_secret_access_key='local')",
             url,
         )
-        return PinpointProvider(store, account_id=settings.account_id)
+        return PinpointProvider(store, account_id=settings.account_id, jobs=runner)
 
     async def stop() -> None:
+        for runner in runners:
+            await runner.stop()
         for store in opened:
             await store.close()
         log.info("OpenPinpoint stopped")

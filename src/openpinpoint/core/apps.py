@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 
 from openpinpoint.core.errors import BadRequest, NotFound
 from openpinpoint.core.shapes import MAX_TAGS, ApplicationResponse
+from openpinpoint.core.values import encode_page_token
 from openpinpoint.store.base import App, ReadTx, WriteTx
 
 DEFAULT_PAGE_SIZE = 100
@@ -55,27 +54,10 @@ def page_size(value: str | None) -> int:
     return int(value)
 
 
-def encode_token(position: int) -> str:
-    return base64.urlsafe_b64encode(f"apps:{position}".encode()).decode().rstrip("=")
-
-
-def decode_token(token: str | None) -> int:
-    if token is None:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        kind, _, position = text.partition(":")
-        if kind == "apps" and position.isdigit():
-            return int(position)
-    except (binascii.Error, UnicodeError, ValueError):
-        pass
-    raise BadRequest("token is not a NextToken that this server issued")
-
-
 def list_apps(tx: ReadTx, size: int, after: int) -> tuple[list[App], str | None]:
     rows = tx.list_apps(after, size + 1)
     apps = [app for _, app in rows[:size]]
-    next_token = encode_token(rows[size - 1][0]) if len(rows) > size else None
+    next_token = encode_page_token("apps", rows[size - 1][0]) if len(rows) > size else None
     return apps, next_token
 
 

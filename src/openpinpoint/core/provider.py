@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from openpinpoint.core import apps, endpoints
+from openpinpoint.core import apps, endpoints, jobs
 from openpinpoint.core.endpoints import Stamp
 from openpinpoint.core.errors import BadRequest
 from openpinpoint.core.shapes import (
@@ -24,11 +24,18 @@ from openpinpoint.core.shapes import (
     EndpointRequest,
     EndpointResponse,
     EndpointsResponse,
+    ExportJobRequest,
+    ExportJobResponse,
+    ExportJobsResponse,
+    ImportJobRequest,
+    ImportJobResponse,
+    ImportJobsResponse,
     MessageBody,
     TagsModel,
     UpdateAttributesRequest,
 )
-from openpinpoint.core.values import format_date, new_resource_id
+from openpinpoint.core.values import decode_page_token, format_date, new_resource_id
+from openpinpoint.files import Files, FileSettings
 from openpinpoint.store.base import App, ReadTx, Store, WriteTx
 
 T = TypeVar("T")
@@ -56,9 +63,15 @@ def _with_app_id(app_id: str, endpoint: EndpointResponse) -> EndpointResponse:
 
 
 class PinpointProvider:
-    def __init__(self, store: Store, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+    def __init__(
+        self,
+        store: Store,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        jobs: jobs.JobRunner | None = None,
+    ) -> None:
         self.store = store
         self.account_id = account_id
+        self.jobs = jobs or _default_runner(store)
 
     async def _read_in_app(self, app_id: str, fn: Callable[[ReadTx], T]) -> T:
         def run(tx: ReadTx) -> T:
@@ -97,7 +110,7 @@ class PinpointProvider:
     async def get_apps(
         self, ctx: RequestContext, page_size: str | None = None, token: str | None = None
     ) -> ApplicationsResponse:
-        size, after = apps.page_size(page_size), apps.decode_token(token)
+        size, after = apps.page_size(page_size), decode_page_token("apps", token)
         found, next_token = await self.store.read(lambda tx: apps.list_apps(tx, size, after))
         page = ApplicationsResponse(item=[apps.response(app) for app in found])
         if next_token is not None:
@@ -174,6 +187,54 @@ class PinpointProvider:
         )
         return EndpointsResponse(item=[_with_app_id(application_id, e) for e in deleted])
 
+    # Import and export jobs
+
+    async def create_export_job(
+        self, ctx: RequestContext, application_id: str, body: ExportJobRequest
+    ) -> ExportJobResponse:
+        job = await self.jobs.create_export(application_id, body, ctx.stamp.now)
+        self.jobs.launch(application_id, job.id)
+        return job
+
+    async def create_import_job(
+        self, ctx: RequestContext, application_id: str, body: ImportJobRequest
+    ) -> ImportJobResponse:
+        job = await self.jobs.create_import(application_id, body, ctx.stamp.now)
+        self.jobs.launch(application_id, job.id)
+        return job
+
+    async def get_export_job(
+        self, ctx: RequestContext, application_id: str, job_id: str
+    ) -> ExportJobResponse:
+        return await self.store.read(lambda tx: jobs.export_job(tx, application_id, job_id))
+
+    async def get_import_job(
+        self, ctx: RequestContext, application_id: str, job_id: str
+    ) -> ImportJobResponse:
+        return await self.store.read(lambda tx: jobs.import_job(tx, application_id, job_id))
+
+    async def get_export_jobs(
+        self,
+        ctx: RequestContext,
+        application_id: str,
+        page_size: str | None = None,
+        token: str | None = None,
+    ) -> ExportJobsResponse:
+        size = apps.page_size(page_size)
+        after = decode_page_token(jobs.page_kind("EXPORT"), token)
+        return await self.store.read(lambda tx: jobs.export_jobs(tx, application_id, size, after))
+
+    async def get_import_jobs(
+        self,
+        ctx: RequestContext,
+        application_id: str,
+        page_size: str | None = None,
+        token: str | None = None,
+    ) -> ImportJobsResponse:
+        size = apps.page_size(page_size)
+        after = decode_page_token(jobs.page_kind("IMPORT"), token)
+        return await self.store.read(lambda tx: jobs.import_jobs(tx, application_id, size, after))
+
     # Attributes and tags
 
     async def remove_attributes(
@@ -204,6 +265,11 @@ class PinpointProvider:
     async def list_tags_for_resource(self, ctx: RequestContext, resource_arn: str) -> TagsModel:
         app = await self.store.read(lambda tx: apps.app_by_arn(tx, resource_arn))
         return TagsModel(tags=app.tags)
+
+
+def _default_runner(store: Store) -> jobs.JobRunner:
+    """Jobs that may use S3 (configured by the standard AWS variables) but no local files."""
+    return jobs.JobRunner(store, Files(FileSettings()))
 
 
 def _attribute_type(value: str) -> AttributeType:
