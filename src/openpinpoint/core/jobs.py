@@ -100,7 +100,8 @@ def _decode_state(doc: str | bytes) -> State:
     return state
 
 
-def _record(app_id: str, state: State, owner: str, lease_until: float) -> JobRecord:
+def job_record(app_id: str, state: State, owner: str, lease_until: float) -> JobRecord:
+    """The job as the store keeps it."""
     return JobRecord(
         app_id=app_id,
         id=state.job.id,
@@ -192,7 +193,7 @@ def _save(tx: WriteTx, app_id: str, state: State, owner: str, lease_until: float
     current = tx.get_job(app_id, state.job.id)
     if current is None or current.owner != owner:
         raise LeaseLost(f"job {state.job.id} is no longer this process's to run")
-    tx.put_job(_record(app_id, state, owner, lease_until))
+    tx.put_job(job_record(app_id, state, owner, lease_until))
 
 
 def _claim(tx: WriteTx, record: JobRecord, owner: str, now: float, lease: float) -> State | None:
@@ -212,9 +213,9 @@ def _claim(tx: WriteTx, record: JobRecord, owner: str, now: float, lease: float)
         )
         state.job.job_status = "FAILED"
         state.job.completion_date = format_date(datetime.fromtimestamp(now, UTC))
-        tx.put_job(_record(record.app_id, state, "", 0.0))
+        tx.put_job(job_record(record.app_id, state, "", 0.0))
         return None
-    tx.put_job(_record(record.app_id, state, owner, now + lease))
+    tx.put_job(job_record(record.app_id, state, owner, now + lease))
     return state
 
 
@@ -226,7 +227,7 @@ def _release(tx: WriteTx, app_id: str, job_id: str, owner: str) -> None:
         return
     state = _decode_state(current.doc)
     state.attempts = max(0, state.attempts - 1)
-    tx.put_job(_record(app_id, state, "", 0.0))
+    tx.put_job(job_record(app_id, state, "", 0.0))
 
 
 def _apply_row(tx: WriteTx, app_id: str, row: Row, stamp: Stamp) -> None:
@@ -335,7 +336,7 @@ class JobRunner:
             raise BadRequest(f"{member}: {error}") from None
 
     async def _insert(self, app_id: str, state: State) -> None:
-        record = _record(app_id, state, self.owner, time.time() + self.lease_seconds)
+        record = job_record(app_id, state, self.owner, time.time() + self.lease_seconds)
 
         def insert(tx: WriteTx) -> None:
             apps.require_app(tx, app_id)
