@@ -31,7 +31,7 @@ from rich.text import Text
 
 from openpinpoint.core import formats
 from openpinpoint.core.errors import PinpointError
-from openpinpoint.core.jobs import ExportState, JobRunner, State
+from openpinpoint.core.jobs import ExportState, JobRunner, State, piece_url
 from openpinpoint.core.shapes import ExportJobResource, ImportFormat, ImportJobResource
 from openpinpoint.core.values import format_date
 from openpinpoint.files import FileError, Files, FileSettings
@@ -135,16 +135,17 @@ async def export_endpoints(
     return summary
 
 
-def _format_of(url: str, wanted: ImportFormat | None) -> ImportFormat:
+def _format_of(files: Files, url: str, wanted: ImportFormat | None) -> ImportFormat:
+    """The format asked for, else the one the file's name (or all names in a folder) say."""
     if wanted is not None:
         return wanted
-    found = formats.format_of(url)
-    if found is None:
+    found = {fmt for name in [url, *files.list(url)] if (fmt := formats.format_of(name))}
+    if len(found) != 1:
         raise TransferError(
             f"cannot tell the format of {url} from its name (.json, .ndjson, .jsonl or .csv, "
             "optionally .gz): pass --format json or --format csv"
         )
-    return found
+    return found.pop()
 
 
 def _count_lines(files: Files, url: str) -> int:
@@ -170,10 +171,10 @@ async def import_files(
     """Import each file (or folder) as one import job into the app."""
     console = console or Console(stderr=True)
     urls = [as_url(source) for source in sources]
-    plan = [(url, _format_of(url, fmt)) for url in urls]
     runner = _runner(db_url, s3_endpoint_url)
     summary = Summary()
     try:
+        plan = [(url, _format_of(runner.files, url, fmt)) for url in urls]
         total = await asyncio.to_thread(
             lambda: sum(_count_lines(runner.files, url) for url in urls)
         )
@@ -207,20 +208,22 @@ def print_summary(summary: Summary, console: Console, *, shown_failures: int = 2
     for state in summary.jobs:
         job = state.job
         where = (
-            state.job.definition.s3_url_prefix
+            piece_url(state.job.definition.s3_url_prefix, job.id, 0).rsplit("/", 1)[0] + "/"
             if isinstance(state, ExportState)
             else state.job.definition.s3_url
         )
         console.print(
             f"{job.type.lower()} job {job.id} {job.job_status}: {where} — "
             f"{_n(job.total_processed):,} rows, {_n(job.completed_pieces)} of "
-            f"{_n(job.total_pieces)} pieces, {_n(job.total_failures):,} failures"
+            f"{_n(job.total_pieces)} pieces, {_n(job.total_failures):,} failures",
+            soft_wrap=True,
         )
         for failure in (job.failures or [])[:shown_failures]:
-            console.print(f"  {failure}", markup=False, highlight=False)
+            console.print(f"  {failure}", markup=False, highlight=False, soft_wrap=True)
         if _n(job.total_failures) > shown_failures:
             console.print(f"  ... and {_n(job.total_failures) - shown_failures:,} more")
     console.print(
         f"{summary.rows:,} rows in {summary.seconds:.1f} s ({summary.rate:,.0f} rows/s), "
-        f"{summary.failures:,} failures"
+        f"{summary.failures:,} failures",
+        soft_wrap=True,
     )
