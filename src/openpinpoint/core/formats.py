@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
@@ -193,13 +194,21 @@ def _csv_row(line: int, columns: list[_Column], cells: list[str]) -> Row:
         if any("\udc80" <= char <= "\udcff" for char in value):
             return Row(line, error="not valid UTF-8")
         *parents, leaf = column.path
+        cell: str | float = value
+        if parents == ["Metrics"]:
+            try:
+                cell = float(value)
+            except ValueError:
+                cell = math.nan
+            if not math.isfinite(cell):
+                return Row(line, error=f"Metrics.{leaf}: {value!r} is not a finite number")
         target = document
         for name in parents:
             target = target.setdefault(name, {})
         if column.multi:
-            target.setdefault(leaf, []).append(value)
+            target.setdefault(leaf, []).append(cell)
         else:
-            target[leaf] = value
+            target[leaf] = cell
     try:
         return Row(line, endpoint=msgspec.convert(document, ImportedEndpoint, strict=False))
     except msgspec.ValidationError as error:
