@@ -9,8 +9,9 @@ running server now and then, takes over unfinished jobs whose lease ran out; a j
 been interrupted `MAX_ATTEMPTS` times is marked FAILED with that reason instead.
 
 Imports apply each row with `endpoints.update_endpoint`, the same rules as UpdateEndpoint:
-a chunk of rows is one transaction, and when a rule refuses a row the chunk is redone row
-by row so that only the bad rows fail, each reported with its line number.
+a chunk of rows is one transaction, and when a rule refuses a row the chunk is redone in
+halves (down to single rows) so that only the bad rows fail, each reported with its line
+number.
 """
 
 from __future__ import annotations
@@ -479,7 +480,8 @@ class JobRunner:
     async def _import_chunk(
         self, app_id: str, state: ImportState, chunk: list[Row], register: bool
     ) -> None:
-        """Apply a chunk in one transaction, or row by row when a rule refuses a row."""
+        """Apply a chunk in one transaction; when a rule refuses a row, in smaller parts, so
+        that only the refused rows fail."""
         stamp = Stamp(request_id=state.job.id, now=format_date(datetime.now(UTC)))
         lease_until = time.time() + self.lease_seconds
 
@@ -505,20 +507,22 @@ class JobRunner:
 
             return write
 
-        try:
-            after = advanced(chunk)
-            await self.store.write(apply(chunk, after))
-        except BadRequest:
-            for row in chunk:
-                after = advanced([row])
-                try:
-                    await self.store.write(apply([row], after))
-                except BadRequest as refusal:
-                    after = advanced([row], refusal.message)
-                    await self.store.write(apply([], after))
-                _adopt(state, after)
-            return
-        _adopt(state, after)
+        async def commit(rows: list[Row]) -> None:
+            after = advanced(rows)
+            try:
+                await self.store.write(apply(rows, after))
+            except BadRequest as refusal:
+                if len(rows) > 1:
+                    # Halving finds the refused rows in a few transactions when they are rare.
+                    half = len(rows) // 2
+                    await commit(rows[:half])
+                    await commit(rows[half:])
+                    return
+                after = advanced(rows, refusal.message)
+                await self.store.write(apply([], after))
+            _adopt(state, after)
+
+        await commit(chunk)
 
     # Taking over jobs that others left
 
