@@ -9,9 +9,10 @@ GetImportJobs), but with this user's access to local files.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from rich.progress import (
     Progress,
     ProgressColumn,
     Task,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -98,9 +100,28 @@ def _n(value: object) -> int:
     return value if isinstance(value, int) else 0
 
 
-def _runner(db_url: str, s3_endpoint_url: str | None) -> JobRunner:
+@contextlib.asynccontextmanager
+async def _runner(db_url: str, s3_endpoint_url: str | None) -> AsyncIterator[JobRunner]:
+    """A job runner on the store, closed afterwards; errors become TransferError."""
     files = Files(FileSettings(s3_endpoint_url=s3_endpoint_url, local_anywhere=True))
-    return JobRunner(open_store(db_url), files)
+    runner = JobRunner(open_store(db_url), files)
+    try:
+        yield runner
+    except (PinpointError, FileError) as error:
+        raise TransferError(getattr(error, "message", str(error))) from None
+    finally:
+        await runner.store.close()
+
+
+async def _run(
+    runner: JobRunner, app_id: str, job_id: str, bar: Progress, task: TaskID, *, done: int = 0
+) -> State:
+    """Run one job, its processed rows (after `done` rows of earlier jobs) moving the bar."""
+
+    def show(state: State) -> None:
+        bar.update(task, completed=done + _n(state.job.total_processed))
+
+    return await runner.run(app_id, job_id, show)
 
 
 async def export_endpoints(
@@ -112,26 +133,16 @@ async def export_endpoints(
     console: Console | None = None,
 ) -> Summary:
     """Export every endpoint of the app to gzip NDJSON pieces under `out`."""
-    console = console or Console(stderr=True)
-    runner = _runner(db_url, s3_endpoint_url)
     summary = Summary()
-    try:
+    async with _runner(db_url, s3_endpoint_url) as runner:
         definition = ExportJobResource(role_arn=CLI_ROLE_ARN, s3_url_prefix=as_url(out))
         job = await runner.create_export(app_id, definition, format_date_now())
         total = await runner.store.read(lambda tx: tx.count_endpoints(app_id))
         started = time.perf_counter()
-        with _progress(console) as bar:
+        with _progress(console or Console(stderr=True)) as bar:
             task = bar.add_task("export", total=total)
-
-            def show(state: State) -> None:
-                bar.update(task, completed=_n(state.job.total_processed))
-
-            summary.jobs.append(await runner.run(app_id, job.id, show))
+            summary.jobs.append(await _run(runner, app_id, job.id, bar, task))
         summary.seconds = time.perf_counter() - started
-    except (PinpointError, FileError) as error:
-        raise TransferError(getattr(error, "message", str(error))) from None
-    finally:
-        await runner.store.close()
     return summary
 
 
@@ -169,34 +180,25 @@ async def import_files(
     console: Console | None = None,
 ) -> Summary:
     """Import each file (or folder) as one import job into the app."""
-    console = console or Console(stderr=True)
     urls = [as_url(source) for source in sources]
-    runner = _runner(db_url, s3_endpoint_url)
     summary = Summary()
-    try:
+    async with _runner(db_url, s3_endpoint_url) as runner:
         plan = [(url, _format_of(runner.files, url, fmt)) for url in urls]
         total = await asyncio.to_thread(
             lambda: sum(_count_lines(runner.files, url) for url in urls)
         )
         started = time.perf_counter()
-        with _progress(console) as bar:
+        with _progress(console or Console(stderr=True)) as bar:
             task = bar.add_task("import", total=total)
             for url, file_format in plan:
-                done = summary.rows
                 definition = ImportJobResource(
                     format=file_format, role_arn=CLI_ROLE_ARN, s3_url=url, register_endpoints=True
                 )
                 job = await runner.create_import(app_id, definition, format_date_now())
-
-                def show(state: State, done: int = done) -> None:
-                    bar.update(task, completed=done + _n(state.job.total_processed))
-
-                summary.jobs.append(await runner.run(app_id, job.id, show))
+                summary.jobs.append(
+                    await _run(runner, app_id, job.id, bar, task, done=summary.rows)
+                )
         summary.seconds = time.perf_counter() - started
-    except (PinpointError, FileError) as error:
-        raise TransferError(getattr(error, "message", str(error))) from None
-    finally:
-        await runner.store.close()
     return summary
 
 

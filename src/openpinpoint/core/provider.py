@@ -220,9 +220,7 @@ class PinpointProvider:
         page_size: str | None = None,
         token: str | None = None,
     ) -> ExportJobsResponse:
-        size = apps.page_size(page_size)
-        after = decode_page_token(jobs.page_kind("EXPORT"), token)
-        return await self.store.read(lambda tx: jobs.export_jobs(tx, application_id, size, after))
+        return await self._jobs_page(jobs.export_jobs, "EXPORT", application_id, page_size, token)
 
     async def get_import_jobs(
         self,
@@ -231,9 +229,19 @@ class PinpointProvider:
         page_size: str | None = None,
         token: str | None = None,
     ) -> ImportJobsResponse:
+        return await self._jobs_page(jobs.import_jobs, "IMPORT", application_id, page_size, token)
+
+    async def _jobs_page(
+        self,
+        listing: Callable[[ReadTx, str, int, int], T],
+        job_type: str,
+        application_id: str,
+        page_size: str | None,
+        token: str | None,
+    ) -> T:
         size = apps.page_size(page_size)
-        after = decode_page_token(jobs.page_kind("IMPORT"), token)
-        return await self.store.read(lambda tx: jobs.import_jobs(tx, application_id, size, after))
+        after = decode_page_token(jobs.page_kind(job_type), token)
+        return await self.store.read(lambda tx: listing(tx, application_id, size, after))
 
     # Attributes and tags
 
