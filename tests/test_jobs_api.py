@@ -294,7 +294,15 @@ def test_job_operations_answer_unknown_apps_jobs_and_bad_input(
             jc.create_export_job(ApplicationId=app, ExportJobRequest={"RoleArn": ROLE, **request})
         code, text = _error(excinfo)
         assert (code, message in text) == ("BadRequestException", True), text
+    with pytest.raises(ClientError) as excinfo:
+        jc.create_import_job(
+            ApplicationId=app,
+            ImportJobRequest={"RoleArn": ROLE, "S3Url": folder.as_uri(), "Format": "XML"},
+        )
+    code, text = _error(excinfo)
+    assert (code, "Format" in text) == ("BadRequestException", True), text
     assert jc.get_export_jobs(ApplicationId=app)["ExportJobsResponse"]["Item"] == []
+    assert jc.get_import_jobs(ApplicationId=app)["ImportJobsResponse"]["Item"] == []
 
 
 def test_job_lists_page_as_g10_says(jc: Any, app: str, folder: Path) -> None:
