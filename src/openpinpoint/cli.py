@@ -158,6 +158,9 @@ def _transfer(args: argparse.Namespace) -> int:
     except (TransferError, StoreURLError, RuntimeError) as error:
         print(f"openpinpoint: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("openpinpoint: interrupted; the job is marked FAILED", file=sys.stderr)
+        return 130
     print_summary(summary, out)
     return 1 if summary.failed_jobs or summary.failures else 0
 

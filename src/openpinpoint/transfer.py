@@ -121,7 +121,12 @@ async def _run(
     def show(state: State) -> None:
         bar.update(task, completed=done + _n(state.job.total_processed))
 
-    return await runner.run(app_id, job_id, show)
+    try:
+        return await runner.run(app_id, job_id, show)
+    except asyncio.CancelledError:
+        # Ctrl-C: fail the job rather than leave it for a server to resume unasked.
+        await runner.give_up(app_id, job_id, "interrupted on the command line")
+        raise
 
 
 async def export_endpoints(

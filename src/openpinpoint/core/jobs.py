@@ -44,6 +44,7 @@ from openpinpoint.core.shapes import (
     ImportJobResource,
     ImportJobResponse,
     ImportJobsResponse,
+    JobStatus,
 )
 from openpinpoint.core.values import (
     check_id,
@@ -131,6 +132,13 @@ def _add_failure(state: State, reason: str) -> None:
     job.failures = failures
 
 
+def _finish(state: State, status: JobStatus, reason: str, now: datetime) -> None:
+    if reason:
+        _add_failure(state, reason)
+    state.job.job_status = status
+    state.job.completion_date = format_date(now)
+
+
 # Reading jobs (run inside a store transaction)
 
 
@@ -207,17 +215,25 @@ def _claim(tx: WriteTx, record: JobRecord, owner: str, now: float, lease: float)
     state = _decode_state(current.doc)
     state.attempts += 1
     if state.attempts > MAX_ATTEMPTS:
-        _add_failure(
-            state,
+        reason = (
             f"the job was interrupted {MAX_ATTEMPTS} times before finishing (the server "
-            "stopped or lost its lease each time); giving up",
+            "stopped or lost its lease each time); giving up"
         )
-        state.job.job_status = "FAILED"
-        state.job.completion_date = format_date(datetime.fromtimestamp(now, UTC))
+        _finish(state, "FAILED", reason, datetime.fromtimestamp(now, UTC))
         tx.put_job(job_record(record.app_id, state, "", 0.0))
         return None
     tx.put_job(job_record(record.app_id, state, owner, now + lease))
     return state
+
+
+def _give_up(tx: WriteTx, app_id: str, job_id: str, owner: str, reason: str) -> None:
+    """Mark a job this process holds FAILED: nobody is going to resume it."""
+    current = tx.get_job(app_id, job_id)
+    if current is None or current.owner != owner or current.status not in UNFINISHED:
+        return
+    state = _decode_state(current.doc)
+    _finish(state, "FAILED", reason, datetime.now(UTC))
+    tx.put_job(job_record(app_id, state, "", 0.0))
 
 
 def _release(tx: WriteTx, app_id: str, job_id: str, owner: str) -> None:
@@ -396,13 +412,14 @@ class JobRunner:
             job.total_processed = job.total_failures = 0
             await self._save(app_id, state)
 
-    async def _end(self, app_id: str, state: State, status: str, reason: str = "") -> None:
-        if reason:
-            _add_failure(state, reason)
-        state.job.job_status = "FAILED" if status == "FAILED" else "COMPLETED"
-        state.job.completion_date = format_date(datetime.now(UTC))
+    async def _end(self, app_id: str, state: State, status: JobStatus, reason: str = "") -> None:
+        _finish(state, status, reason, datetime.now(UTC))
         with contextlib.suppress(LeaseLost):
             await self._save(app_id, state)
+
+    async def give_up(self, app_id: str, job_id: str, reason: str) -> None:
+        """Mark a job this process holds FAILED, when it stops running it for good."""
+        await self.store.write(lambda tx: _give_up(tx, app_id, job_id, self.owner, reason))
 
     async def _export(self, app_id: str, state: ExportState, progress: Progress) -> None:
         job = state.job

@@ -312,6 +312,11 @@ class _GroupCommitWriter(threading.Thread):
                 return
 
     def _commit(self, group: list[_Job]) -> None:
+        # A caller that gave up (a cancelled task) gets nothing written; the others' futures
+        # become uncancellable, so answering them below cannot fail and stop this thread.
+        group = [job for job in group if job[1].set_running_or_notify_cancel()]
+        if not group:
+            return
         outcomes: list[tuple[bool, Any]] = []
         try:
             self._conn.execute("BEGIN IMMEDIATE")
