@@ -387,7 +387,7 @@ async def _put_jobs(path: Path, records: list[JobRecord]) -> None:
     await store.close()
 
 
-def test_unfinished_jobs_resume_after_a_restart_or_fail_with_a_reason(
+def test_unfinished_jobs_resume_once_after_a_restart_or_fail_with_a_reason(
     tmp_path: Path, files_root: Path, folder: Path
 ) -> None:
     db = tmp_path / "restart.db"
@@ -406,10 +406,12 @@ def test_unfinished_jobs_resume_after_a_restart_or_fail_with_a_reason(
     given_up, given_up_record = _stranded_import(app_id, url, line=0, attempts=jobs.MAX_ATTEMPTS)
     asyncio.run(_put_jobs(db, [resumed_record, given_up_record]))
 
+    # Two servers start on the store at once: one of them takes each job, and runs it once.
     second = RunningServer(sqlite_url(db), "--local-files", str(files_root))
+    third = RunningServer(sqlite_url(db), "--local-files", str(files_root))
     try:
         client = second.client()
-        done = wait_for_job(client, "import", app_id, resumed.id)
+        done = wait_for_job(third.client(), "import", app_id, resumed.id)
         assert (done["JobStatus"], done["TotalProcessed"], done["CompletedPieces"]) == (
             "COMPLETED",
             300,
@@ -425,6 +427,7 @@ def test_unfinished_jobs_resume_after_a_restart_or_fail_with_a_reason(
         assert "interrupted" in failed["Failures"][-1]
     finally:
         second.stop()
+        third.stop()
 
 
 def test_a_job_whose_server_was_killed_finishes_on_the_next_server(
