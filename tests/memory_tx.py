@@ -9,7 +9,7 @@ import msgspec
 from openpinpoint.core.endpoints import user_id_of
 from openpinpoint.core.shapes import EndpointResponse
 from openpinpoint.core.values import endpoint_key
-from openpinpoint.store.base import App, WriteTx
+from openpinpoint.store.base import App, JobRecord, WriteTx
 
 
 class MemoryTx(WriteTx):
@@ -17,6 +17,7 @@ class MemoryTx(WriteTx):
         self.apps: dict[str, App] = {}
         self.endpoints: dict[tuple[str, str], EndpointResponse] = {}
         self.names: set[tuple[str, str, str]] = set()
+        self.jobs: dict[str, JobRecord] = {}
 
     def _copy(self, endpoint: EndpointResponse) -> EndpointResponse:
         # What a real store returns is a fresh decode, never the stored object itself.
@@ -77,3 +78,30 @@ class MemoryTx(WriteTx):
 
     def remove_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None:
         self.names -= {(app_id, kind, n) for n in names}
+
+    def list_endpoints(self, app_id: str, after_key: str, limit: int) -> list[EndpointResponse]:
+        keys = sorted(k for a, k in self.endpoints if a == app_id and k > after_key)
+        return [self._copy(self.endpoints[(app_id, k)]) for k in keys[:limit]]
+
+    def count_endpoints(self, app_id: str) -> int:
+        return sum(1 for a, _ in self.endpoints if a == app_id)
+
+    def get_job(self, app_id: str, job_id: str) -> JobRecord | None:
+        job = self.jobs.get(job_id)
+        return job if job is not None and job.app_id == app_id else None
+
+    def list_jobs(
+        self, app_id: str, job_type: str, after: int, limit: int
+    ) -> list[tuple[int, JobRecord]]:
+        numbered = [
+            (n, job)
+            for n, job in enumerate(self.jobs.values(), 1)
+            if job.app_id == app_id and job.type == job_type and n > after
+        ]
+        return numbered[:limit]
+
+    def unfinished_jobs(self) -> list[JobRecord]:
+        return [j for j in self.jobs.values() if j.status in ("CREATED", "PROCESSING")]
+
+    def put_job(self, job: JobRecord) -> None:
+        self.jobs[job.id] = job

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -117,3 +119,38 @@ def test_deleting_an_app_removes_its_endpoints_and_attribute_names(tmp_path: Pat
     for table in ("apps", "endpoints", "attribute_names"):
         assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
     assert isinstance(SQLiteTx(conn).get_app("a" * 32), type(None))
+
+
+def test_a_cancelled_write_is_skipped_and_the_writer_keeps_going(tmp_path: Path) -> None:
+    """A caller that gives up (a client that disconnected, Ctrl-C on the command line)
+    must not stop the writer thread."""
+
+    async def scenario() -> list[str]:
+        store = SQLiteStore(tmp_path / "s.db")
+        gate, busy = threading.Event(), threading.Event()
+        ran: list[str] = []
+
+        def blocker(tx: WriteTx) -> None:
+            busy.set()
+            gate.wait(30)
+
+        def cancelled(tx: WriteTx) -> None:
+            ran.append("cancelled")
+
+        def later(tx: WriteTx) -> None:
+            ran.append("later")
+
+        first = asyncio.create_task(store.write(blocker))
+        await asyncio.to_thread(busy.wait, 30)
+        second = asyncio.create_task(store.write(cancelled))
+        await asyncio.sleep(0)  # let it queue its write behind the blocker
+        second.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await second
+        gate.set()
+        await first
+        await asyncio.wait_for(store.write(later), 30)
+        await store.close()
+        return ran
+
+    assert asyncio.run(scenario()) == ["later"]

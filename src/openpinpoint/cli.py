@@ -7,6 +7,9 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
 
 from openpinpoint import __version__
 from openpinpoint.cli_security import (
@@ -15,10 +18,13 @@ from openpinpoint.cli_security import (
     keys_main,
     serve_settings,
 )
+from openpinpoint.core.jobs import DEFAULT_LEASE_SECONDS
 from openpinpoint.core.provider import DEFAULT_ACCOUNT_ID
+from openpinpoint.files import LOCAL_FILES_ENV, S3_ENDPOINT_ENV, FileSettings
 from openpinpoint.keys import KeyFileError
 from openpinpoint.server import DEFAULT_HOST, DEFAULT_PORT, ServerSettings, serve
 from openpinpoint.store.open import DATA_DIR_ENV, StoreURLError, default_url, open_store
+from openpinpoint.transfer import TransferError, export_endpoints, import_files, print_summary
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,12 +53,21 @@ def _parser() -> argparse.ArgumentParser:
         default=int(os.environ.get("OPENPINPOINT_PORT", DEFAULT_PORT)),
         help=f"port to listen on, 0 for any free port (default {DEFAULT_PORT}; $OPENPINPOINT_PORT)",
     )
+    _add_store_options(serve_cmd)
     serve_cmd.add_argument(
-        "--db",
-        metavar="URL",
-        default=os.environ.get("OPENPINPOINT_DB"),
-        help="database URL: sqlite:///relative.db or sqlite:////absolute/path.db "
-        "(default: SQLite in the data directory; $OPENPINPOINT_DB)",
+        "--local-files",
+        metavar="DIR",
+        type=Path,
+        default=os.environ.get(LOCAL_FILES_ENV) or None,
+        help="let import and export jobs use file:// URLs inside DIR "
+        f"(default: file:// URLs refused; ${LOCAL_FILES_ENV})",
+    )
+    serve_cmd.add_argument(
+        "--job-lease-seconds",
+        type=float,
+        default=float(os.environ.get("OPENPINPOINT_JOB_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)),
+        help="how long a job whose server stopped waits before another server resumes it "
+        f"(default {DEFAULT_LEASE_SECONDS:g}; $OPENPINPOINT_JOB_LEASE_SECONDS)",
     )
     serve_cmd.add_argument(
         "--log-level",
@@ -73,7 +88,91 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_serve_arguments(serve_cmd)
     add_keys_command(commands)
+
+    export_cmd = commands.add_parser(
+        "export",
+        help="export an application's endpoints to gzip NDJSON files",
+        description="Export every endpoint of an application, one EndpointResponse per line, "
+        "as gzip NDJSON pieces under OUT/JOB-ID/ (the format Amazon Pinpoint's export jobs "
+        "write). Works on the database directly; no server needs to run.",
+    )
+    export_cmd.add_argument("--app", required=True, metavar="ID", help="application id")
+    export_cmd.add_argument(
+        "--out",
+        default="openpinpoint-export",
+        metavar="PATH",
+        help="a local directory, file:///path or s3://bucket/prefix "
+        "(default ./openpinpoint-export)",
+    )
+    _add_store_options(export_cmd)
+
+    import_cmd = commands.add_parser(
+        "import",
+        help="import endpoints from NDJSON or CSV files",
+        description="Import endpoints from newline-delimited JSON (including Amazon Pinpoint "
+        "export files) or CSV files, plain or .gz, with the same rules and limits as "
+        "UpdateEndpoint. Works on the database directly; no server needs to run.",
+    )
+    import_cmd.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="a local file or directory, file:///path or s3://bucket/key (a key or a prefix)",
+    )
+    import_cmd.add_argument("--app", required=True, metavar="ID", help="application id")
+    import_cmd.add_argument(
+        "--format",
+        choices=["json", "csv"],
+        help="the files' format (default: from each file name)",
+    )
+    _add_store_options(import_cmd)
     return parser
+
+
+def _add_store_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--db",
+        metavar="URL",
+        default=os.environ.get("OPENPINPOINT_DB"),
+        help="database URL: sqlite:///relative.db or sqlite:////absolute/path.db "
+        "(default: SQLite in the data directory; $OPENPINPOINT_DB)",
+    )
+    command.add_argument(
+        "--s3-endpoint-url",
+        metavar="URL",
+        default=os.environ.get(S3_ENDPOINT_ENV) or None,
+        help="S3-compatible object store for s3:// URLs, e.g. http://127.0.0.1:9000 for MinIO "
+        f"(default: AWS S3; ${S3_ENDPOINT_ENV}); credentials come from the standard AWS_* "
+        "variables or files",
+    )
+
+
+def _transfer(args: argparse.Namespace) -> int:
+    url = args.db or default_url()
+    out = Console()
+    try:
+        if args.command == "export":
+            summary = asyncio.run(
+                export_endpoints(url, args.app, args.out, s3_endpoint_url=args.s3_endpoint_url)
+            )
+        else:
+            summary = asyncio.run(
+                import_files(
+                    url,
+                    args.app,
+                    args.files,
+                    fmt="CSV" if args.format == "csv" else "JSON" if args.format else None,
+                    s3_endpoint_url=args.s3_endpoint_url,
+                )
+            )
+    except (TransferError, StoreURLError, RuntimeError) as error:
+        print(f"openpinpoint: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("openpinpoint: interrupted; the job is marked FAILED", file=sys.stderr)
+        return 130
+    print_summary(summary, out)
+    return 1 if summary.failed_jobs or summary.failures else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -84,6 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "keys":
         return keys_main(args, parser)
+    if args.command in ("export", "import"):
+        return _transfer(args)
     if args.command == "serve":
         url = args.db or default_url()
         try:
@@ -98,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             account_id=args.account_id,
             log_level=args.log_level,
             access_log=args.access_log,
+            files=FileSettings(s3_endpoint_url=args.s3_endpoint_url, local_root=args.local_files),
+            job_lease_seconds=args.job_lease_seconds,
             **serve_settings(args, parser),
         )
         try:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
 
 from openpinpoint import __version__
+from openpinpoint.core.jobs import DEFAULT_LEASE_SECONDS, JobRunner
 from openpinpoint.core.provider import DEFAULT_ACCOUNT_ID, PinpointProvider
+from openpinpoint.files import Files, FileSettings
 from openpinpoint.keys import KeyFile, default_keys_path, new_key
 from openpinpoint.store.base import Store
 from openpinpoint.store.open import open_store
@@ -51,6 +53,9 @@ class ServerSettings:
     def keys_path(self) -> Path:
         return self.keys_file or default_keys_path()
 
+    files: FileSettings = field(default_factory=FileSettings)
+    job_lease_seconds: float = DEFAULT_LEASE_SECONDS
+
 
 def configure_logging(level: str, access_log: bool) -> None:
     logging.basicConfig(level=level.upper(), format=LOG_FORMAT, force=True)
@@ -69,6 +74,7 @@ def build_app(settings: ServerSettings, url: str) -> PinpointApp:
     if settings.throttle_rate > 0:
         burst = settings.throttle_burst or max(1.0, settings.throttle_rate)
         throttle = Throttle(settings.throttle_rate, burst)
+    runners: list[JobRunner] = []
 
     async def start() -> PinpointProvider:
         store = open_store(settings.db_url)
@@ -89,6 +95,9 @@ def build_app(settings: ServerSettings, url: str) -> PinpointApp:
                 throttle.rate,
                 throttle.burst,
             )
+        runner = JobRunner(store, Files(settings.files), lease_seconds=settings.job_lease_seconds)
+        await runner.start()
+        runners.append(runner)
         log.info("OpenPinpoint %s listening on %s (store: %s)", __version__, url, store.url)
         credentials = (
             "aws_access_key_id='any', aws_secret_access_key='any'"
@@ -100,9 +109,11 @@ def build_app(settings: ServerSettings, url: str) -> PinpointApp:
             url,
             credentials,
         )
-        return PinpointProvider(store, account_id=settings.account_id)
+        return PinpointProvider(store, account_id=settings.account_id, jobs=runner)
 
     async def stop() -> None:
+        for runner in runners:
+            await runner.stop()
         for store in opened:
             await store.close()
         log.info("OpenPinpoint stopped")

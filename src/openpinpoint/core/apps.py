@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Callable
 
 from openpinpoint.core.errors import BadRequest, NotFound
 from openpinpoint.core.shapes import MAX_TAGS, ApplicationResponse
+from openpinpoint.core.values import encode_page_token
 from openpinpoint.store.base import App, ReadTx, WriteTx
 
 DEFAULT_PAGE_SIZE = 100
@@ -60,23 +59,6 @@ def page_size(value: str | None) -> int:
     return int(value)
 
 
-def encode_token(position: int) -> str:
-    return base64.urlsafe_b64encode(f"apps:{position}".encode()).decode().rstrip("=")
-
-
-def decode_token(token: str | None) -> int:
-    if token is None:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        kind, _, position = text.partition(":")
-        if kind == "apps" and position.isdigit():
-            return int(position)
-    except (binascii.Error, UnicodeError, ValueError):
-        pass
-    raise BadRequest("token is not a NextToken that this server issued")
-
-
 def list_apps(
     tx: ReadTx, size: int, after: int, wanted: Callable[[App], bool] = lambda app: True
 ) -> tuple[list[App], str | None]:
@@ -92,7 +74,7 @@ def list_apps(
         # Few apps were wanted (a key scoped to some apps): skip ahead in larger steps.
         limit = max(limit, MAX_PAGE_SIZE)
     apps = [app for _, app in found[:size]]
-    next_token = encode_token(found[size - 1][0]) if len(found) > size else None
+    next_token = encode_page_token("apps", found[size - 1][0]) if len(found) > size else None
     return apps, next_token
 
 

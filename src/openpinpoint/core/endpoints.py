@@ -35,6 +35,7 @@ PUSH_CHANNELS = frozenset(
 MAX_ENDPOINTS_PER_USER = 15
 MAX_ATTRIBUTE_NAMES_PER_APP = 250
 MAX_ENDPOINT_BYTES = 15 * 1024
+_COHORTS = frozenset(str(n) for n in range(100))
 
 ATTRIBUTE_KIND_OF_TYPE: dict[AttributeType, str] = {
     "endpoint-custom-attributes": "custom",
@@ -49,6 +50,16 @@ class Stamp:
 
     request_id: str
     now: str
+
+
+@dataclass(frozen=True)
+class Origin:
+    """What an imported endpoint keeps from the system it was exported from, when the import
+    creates it: its creation date and cohort (so that an export/import round trip changes
+    nothing but the application id)."""
+
+    creation_date: str | None = None
+    cohort_id: str | None = None
 
 
 def user_id_of(endpoint: EndpointResponse | None) -> str | None:
@@ -112,13 +123,19 @@ def update_endpoints_batch(
 
 
 def update_endpoint(
-    tx: WriteTx, app_id: str, endpoint_id: str, request: EndpointRequest, stamp: Stamp
+    tx: WriteTx,
+    app_id: str,
+    endpoint_id: str,
+    request: EndpointRequest,
+    stamp: Stamp,
+    *,
+    origin: Origin | None = None,
 ) -> EndpointResponse:
     """Create or update one endpoint with Pinpoint's merge and status rules."""
     check_id("EndpointId", endpoint_id)
     key = endpoint_key(endpoint_id)
     existing = tx.get_endpoint(app_id, key)
-    endpoint = _merge(existing, app_id, endpoint_id, request, stamp)
+    endpoint = _merge(existing, app_id, endpoint_id, request, stamp, origin=origin or Origin())
 
     old_user = user_id_of(existing)
     new_user = old_user
@@ -200,13 +217,17 @@ def _merge(
     endpoint_id: str,
     request: EndpointRequest,
     stamp: Stamp,
+    *,
+    origin: Origin,
 ) -> EndpointResponse:
     """The endpoint after applying the request's top-level members (G2, G4, G5)."""
     if existing is None:
+        created = origin.creation_date and normalise_client_date(origin.creation_date)
+        cohort = origin.cohort_id
         endpoint = EndpointResponse(
             id=endpoint_id,
-            cohort_id=cohort_id(app_id, endpoint_id),
-            creation_date=stamp.now,
+            cohort_id=cohort if cohort in _COHORTS else cohort_id(app_id, endpoint_id),
+            creation_date=created or stamp.now,
             opt_out="NONE",
         )
     else:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from openpinpoint.core import apps, endpoints
+from openpinpoint.core import apps, endpoints, jobs
 from openpinpoint.core.access import FULL_ACCESS, Access
 from openpinpoint.core.endpoints import Stamp
 from openpinpoint.core.errors import BadRequest
@@ -25,11 +25,18 @@ from openpinpoint.core.shapes import (
     EndpointRequest,
     EndpointResponse,
     EndpointsResponse,
+    ExportJobRequest,
+    ExportJobResponse,
+    ExportJobsResponse,
+    ImportJobRequest,
+    ImportJobResponse,
+    ImportJobsResponse,
     MessageBody,
     TagsModel,
     UpdateAttributesRequest,
 )
-from openpinpoint.core.values import format_date, new_resource_id
+from openpinpoint.core.values import decode_page_token, format_date, new_resource_id
+from openpinpoint.files import Files, FileSettings
 from openpinpoint.store.base import App, ReadTx, Store, WriteTx
 
 T = TypeVar("T")
@@ -58,9 +65,15 @@ def _with_app_id(app_id: str, endpoint: EndpointResponse) -> EndpointResponse:
 
 
 class PinpointProvider:
-    def __init__(self, store: Store, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+    def __init__(
+        self,
+        store: Store,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        jobs: jobs.JobRunner | None = None,
+    ) -> None:
         self.store = store
         self.account_id = account_id
+        self.jobs = jobs or _default_runner(store)
 
     async def _read_in_app(self, ctx: RequestContext, app_id: str, fn: Callable[[ReadTx], T]) -> T:
         ctx.access.require_app(app_id)
@@ -107,7 +120,7 @@ class PinpointProvider:
     async def get_apps(
         self, ctx: RequestContext, page_size: str | None = None, token: str | None = None
     ) -> ApplicationsResponse:
-        size, after = apps.page_size(page_size), apps.decode_token(token)
+        size, after = apps.page_size(page_size), decode_page_token("apps", token)
         found, next_token = await self.store.read(
             lambda tx: apps.list_apps(tx, size, after, lambda app: ctx.access.may_use(app.id))
         )
@@ -195,6 +208,73 @@ class PinpointProvider:
         )
         return EndpointsResponse(item=[_with_app_id(application_id, e) for e in deleted])
 
+    # Import and export jobs
+
+    async def create_export_job(
+        self, ctx: RequestContext, application_id: str, body: ExportJobRequest
+    ) -> ExportJobResponse:
+        ctx.access.require_app(application_id)
+        job = await self.jobs.create_export(application_id, body, ctx.stamp.now)
+        self.jobs.launch(application_id, job.id)
+        return job
+
+    async def create_import_job(
+        self, ctx: RequestContext, application_id: str, body: ImportJobRequest
+    ) -> ImportJobResponse:
+        ctx.access.require_app(application_id)
+        job = await self.jobs.create_import(application_id, body, ctx.stamp.now)
+        self.jobs.launch(application_id, job.id)
+        return job
+
+    async def get_export_job(
+        self, ctx: RequestContext, application_id: str, job_id: str
+    ) -> ExportJobResponse:
+        ctx.access.require_app(application_id)
+        return await self.store.read(lambda tx: jobs.export_job(tx, application_id, job_id))
+
+    async def get_import_job(
+        self, ctx: RequestContext, application_id: str, job_id: str
+    ) -> ImportJobResponse:
+        ctx.access.require_app(application_id)
+        return await self.store.read(lambda tx: jobs.import_job(tx, application_id, job_id))
+
+    async def get_export_jobs(
+        self,
+        ctx: RequestContext,
+        application_id: str,
+        page_size: str | None = None,
+        token: str | None = None,
+    ) -> ExportJobsResponse:
+        return await self._jobs_page(
+            ctx, jobs.export_jobs, "EXPORT", application_id, page_size=page_size, token=token
+        )
+
+    async def get_import_jobs(
+        self,
+        ctx: RequestContext,
+        application_id: str,
+        page_size: str | None = None,
+        token: str | None = None,
+    ) -> ImportJobsResponse:
+        return await self._jobs_page(
+            ctx, jobs.import_jobs, "IMPORT", application_id, page_size=page_size, token=token
+        )
+
+    async def _jobs_page(
+        self,
+        ctx: RequestContext,
+        listing: Callable[[ReadTx, str, int, int], T],
+        job_type: str,
+        application_id: str,
+        *,
+        page_size: str | None,
+        token: str | None,
+    ) -> T:
+        ctx.access.require_app(application_id)
+        size = apps.page_size(page_size)
+        after = decode_page_token(jobs.page_kind(job_type), token)
+        return await self.store.read(lambda tx: listing(tx, application_id, size, after))
+
     # Attributes and tags
 
     async def remove_attributes(
@@ -229,6 +309,11 @@ class PinpointProvider:
         ctx.access.require_app(apps.app_id_of_arn(resource_arn))
         app = await self.store.read(lambda tx: apps.app_by_arn(tx, resource_arn))
         return TagsModel(tags=app.tags)
+
+
+def _default_runner(store: Store) -> jobs.JobRunner:
+    """Jobs that may use S3 (configured by the standard AWS variables) but no local files."""
+    return jobs.JobRunner(store, Files(FileSettings()))
 
 
 def _attribute_type(value: str) -> AttributeType:

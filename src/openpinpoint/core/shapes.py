@@ -162,6 +162,83 @@ class AttributesResource(_Shape, kw_only=True):
     attributes: list[str] = field(default_factory=list)
 
 
+JobStatus = Literal[
+    "CREATED",
+    "PREPARING_FOR_INITIALIZATION",
+    "INITIALIZING",
+    "PROCESSING",
+    "PENDING_JOB",
+    "COMPLETING",
+    "COMPLETED",
+    "FAILING",
+    "FAILED",
+]
+ImportFormat = Literal["CSV", "JSON"]
+
+
+class ExportJobResource(_Shape):
+    """Both the body of CreateExportJob (`ExportJobRequest`) and a job's `Definition`."""
+
+    role_arn: str
+    s3_url_prefix: str = field(name="S3UrlPrefix")
+    segment_id: str | UnsetType = UNSET
+    segment_version: int | UnsetType = UNSET
+
+
+class ImportJobResource(_Shape):
+    """Both the body of CreateImportJob (`ImportJobRequest`) and a job's `Definition`."""
+
+    format: ImportFormat
+    role_arn: str
+    s3_url: str = field(name="S3Url")
+    define_segment: bool | UnsetType = UNSET
+    external_id: str | UnsetType = UNSET
+    register_endpoints: bool | UnsetType = UNSET
+    segment_id: str | UnsetType = UNSET
+    segment_name: str | UnsetType = UNSET
+
+
+class ExportJobRequest(ExportJobResource):
+    """The body of CreateExportJob: the model names it apart from the resource."""
+
+
+class ImportJobRequest(ImportJobResource):
+    """The body of CreateImportJob: the model names it apart from the resource."""
+
+
+class _JobResponse(_Shape, kw_only=True):
+    application_id: str
+    creation_date: str
+    id: str
+    job_status: JobStatus
+    type: str
+    completed_pieces: int | UnsetType = UNSET
+    completion_date: str | UnsetType = UNSET
+    failed_pieces: int | UnsetType = UNSET
+    failures: list[str] | UnsetType = UNSET
+    total_failures: int | UnsetType = UNSET
+    total_pieces: int | UnsetType = UNSET
+    total_processed: int | UnsetType = UNSET
+
+
+class ExportJobResponse(_JobResponse, kw_only=True):
+    definition: ExportJobResource
+
+
+class ImportJobResponse(_JobResponse, kw_only=True):
+    definition: ImportJobResource
+
+
+class ExportJobsResponse(_Shape):
+    item: list[ExportJobResponse]
+    next_token: str | UnsetType = UNSET
+
+
+class ImportJobsResponse(_Shape):
+    item: list[ImportJobResponse]
+    next_token: str | UnsetType = UNSET
+
+
 def encode(value: object) -> bytes:
     """Serialise a shape (or plain data) to compact JSON."""
     return _encoder.encode(value)

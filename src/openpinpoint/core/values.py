@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import re
 import uuid
@@ -63,3 +65,22 @@ def normalise_client_date(value: str) -> str | None:
         return format_date(moment)
     except (OverflowError, ValueError):
         return None
+
+
+def encode_page_token(kind: str, position: int) -> str:
+    """An opaque NextToken for the page after `position` in a listing of `kind` (G10)."""
+    return base64.urlsafe_b64encode(f"{kind}:{position}".encode()).decode().rstrip("=")
+
+
+def decode_page_token(kind: str, token: str | None) -> int:
+    """The position a NextToken of `kind` stands for (0 without one); 400 when it is not one."""
+    if token is None:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        found, _, position = text.partition(":")
+        if found == kind and position.isdigit():
+            return int(position)
+    except (binascii.Error, UnicodeError, ValueError):
+        pass
+    raise BadRequest("token is not a NextToken that this server issued")

@@ -30,6 +30,20 @@ class App(Struct, kw_only=True):
     tags: dict[str, str]
 
 
+class JobRecord(Struct, kw_only=True):
+    """An import or export job as stored. `doc` is the job's state as `core.jobs` keeps it;
+    the store reads only the columns it queries by. A job is run by the process named in
+    `owner` until `lease_until` (seconds since the epoch) passes without renewal."""
+
+    app_id: str
+    id: str
+    type: str
+    status: str
+    owner: str = ""
+    lease_until: float = 0.0
+    doc: str
+
+
 class ReadTx(Protocol):
     def get_app(self, app_id: str) -> App | None: ...
 
@@ -42,6 +56,25 @@ class ReadTx(Protocol):
         ...
 
     def user_endpoints(self, app_id: str, user_id: str) -> list[EndpointResponse]: ...
+
+    def list_endpoints(self, app_id: str, after_key: str, limit: int) -> list[EndpointResponse]:
+        """Up to `limit` endpoints of the app, in key order, whose key is greater than
+        `after_key` ("" for the first page)."""
+        ...
+
+    def count_endpoints(self, app_id: str) -> int: ...
+
+    def get_job(self, app_id: str, job_id: str) -> JobRecord | None: ...
+
+    def list_jobs(
+        self, app_id: str, job_type: str, after: int, limit: int
+    ) -> list[tuple[int, JobRecord]]:
+        """Up to `limit` jobs of one type in creation order whose position is after `after`."""
+        ...
+
+    def unfinished_jobs(self) -> list[JobRecord]:
+        """Every job, in any app, whose status is CREATED or PROCESSING."""
+        ...
 
 
 class WriteTx(ReadTx, Protocol):
@@ -74,6 +107,10 @@ class WriteTx(ReadTx, Protocol):
     def add_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None: ...
 
     def remove_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None: ...
+
+    def put_job(self, job: JobRecord) -> None:
+        """Insert the job, or replace the one stored under its id."""
+        ...
 
 
 class Store(Protocol):

@@ -25,12 +25,12 @@ import msgspec
 from openpinpoint.core.endpoints import user_id_of
 from openpinpoint.core.shapes import EndpointResponse, encode
 from openpinpoint.core.values import endpoint_key
-from openpinpoint.store.base import App, ReadTx, WriteTx
+from openpinpoint.store.base import App, JobRecord, ReadTx, WriteTx
 
 T = TypeVar("T")
 log = logging.getLogger("openpinpoint.store")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         """CREATE TABLE apps (
@@ -57,6 +57,20 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             PRIMARY KEY (app_id, kind, name)
         ) WITHOUT ROWID""",
     ),
+    2: (
+        """CREATE TABLE jobs (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            app_id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            status TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            lease_until REAL NOT NULL,
+            doc TEXT NOT NULL
+        )""",
+        "CREATE INDEX jobs_by_app ON jobs (app_id, type, seq)",
+        "CREATE INDEX jobs_unfinished ON jobs (status) WHERE status IN ('CREATED', 'PROCESSING')",
+    ),
 }
 
 # A group commit never holds more than this many requests, so one slow group cannot
@@ -79,6 +93,7 @@ DELETE_ENDPOINT_SQL = "DELETE FROM endpoints WHERE app_id = ? AND id_key = ?"
 
 _decode_endpoint = msgspec.json.Decoder(EndpointResponse).decode
 _decode_app = msgspec.json.Decoder(App).decode
+_JOB_COLUMNS = "app_id, id, type, status, owner, lease_until, doc"
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -137,6 +152,41 @@ class SQLiteTx(WriteTx):
     def user_endpoints(self, app_id: str, user_id: str) -> list[EndpointResponse]:
         return self._docs(USER_ENDPOINTS_SQL, (app_id, user_id))
 
+    def list_endpoints(self, app_id: str, after_key: str, limit: int) -> list[EndpointResponse]:
+        return self._docs(
+            "SELECT doc FROM endpoints WHERE app_id = ? AND id_key > ? ORDER BY id_key LIMIT ?",
+            (app_id, after_key, limit),
+        )
+
+    def count_endpoints(self, app_id: str) -> int:
+        row = self._conn.execute(
+            "SELECT count(*) FROM endpoints WHERE app_id = ?", (app_id,)
+        ).fetchone()
+        return int(row[0])
+
+    def get_job(self, app_id: str, job_id: str) -> JobRecord | None:
+        row = self._conn.execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE app_id = ? AND id = ?", (app_id, job_id)
+        ).fetchone()
+        return _job_record(row) if row else None
+
+    def list_jobs(
+        self, app_id: str, job_type: str, after: int, limit: int
+    ) -> list[tuple[int, JobRecord]]:
+        rows = self._conn.execute(
+            f"SELECT seq, {_JOB_COLUMNS} FROM jobs WHERE app_id = ? AND type = ? AND seq > ?"
+            " ORDER BY seq LIMIT ?",
+            (app_id, job_type, after, limit),
+        )
+        return [(row[0], _job_record(row[1:])) for row in rows]
+
+    def unfinished_jobs(self) -> list[JobRecord]:
+        rows = self._conn.execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status IN ('CREATED', 'PROCESSING')"
+            " ORDER BY seq"
+        )
+        return [_job_record(row) for row in rows]
+
     def insert_app(self, app: App) -> None:
         self._conn.execute("INSERT INTO apps (id, doc) VALUES (?, ?)", (app.id, encode(app)))
 
@@ -144,7 +194,7 @@ class SQLiteTx(WriteTx):
         self._conn.execute("UPDATE apps SET doc = ? WHERE id = ?", (encode(app), app.id))
 
     def delete_app(self, app_id: str) -> None:
-        for table in ("endpoints", "attribute_names"):
+        for table in ("endpoints", "attribute_names", "jobs"):
             self._conn.execute(f"DELETE FROM {table} WHERE app_id = ?", (app_id,))
         self._conn.execute("DELETE FROM apps WHERE id = ?", (app_id,))
 
@@ -207,6 +257,27 @@ class SQLiteTx(WriteTx):
             [(app_id, kind, name) for name in names],
         )
 
+    def put_job(self, job: JobRecord) -> None:
+        self._conn.execute(
+            f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET status = excluded.status,"
+            " owner = excluded.owner, lease_until = excluded.lease_until, doc = excluded.doc",
+            (job.app_id, job.id, job.type, job.status, job.owner, job.lease_until, job.doc),
+        )
+
+
+def _job_record(row: tuple[Any, ...]) -> JobRecord:
+    app_id, job_id, job_type, status, owner, lease_until, doc = row
+    return JobRecord(
+        app_id=app_id,
+        id=job_id,
+        type=job_type,
+        status=status,
+        owner=owner,
+        lease_until=lease_until,
+        doc=doc,
+    )
+
 
 _Job = tuple[Callable[[WriteTx], Any], "Future[Any]"]
 
@@ -241,6 +312,11 @@ class _GroupCommitWriter(threading.Thread):
                 return
 
     def _commit(self, group: list[_Job]) -> None:
+        # A caller that gave up (a cancelled task) gets nothing written; the others' futures
+        # become uncancellable, so answering them below cannot fail and stop this thread.
+        group = [job for job in group if job[1].set_running_or_notify_cancel()]
+        if not group:
+            return
         outcomes: list[tuple[bool, Any]] = []
         try:
             self._conn.execute("BEGIN IMMEDIATE")

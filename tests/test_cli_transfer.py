@@ -1,0 +1,116 @@
+"""`openpinpoint import` and `openpinpoint export`: on the database directly, no server."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import sqlite_url
+from jobtools import read_pieces, without_app_id
+from openpinpoint.core.provider import PinpointProvider, RequestContext
+from openpinpoint.core.shapes import CreateApplicationRequest, EndpointResponse
+from openpinpoint.core.values import endpoint_key
+from openpinpoint.store.sqlite import SQLiteStore
+
+AMAZON_EXPORT = Path(__file__).parent / "data" / "amazon-pinpoint-export.ndjson"
+
+
+def openpinpoint(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "openpinpoint", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _new_app(db: Path) -> str:
+    async def create() -> str:
+        store = SQLiteStore(db)
+        try:
+            provider = PinpointProvider(store)
+            body = CreateApplicationRequest(name="cli")
+            return (await provider.create_app(RequestContext(request_id="t"), body)).id
+        finally:
+            await store.close()
+
+    return asyncio.run(create())
+
+
+def _endpoint(db: Path, app_id: str, endpoint_id: str) -> EndpointResponse:
+    async def read() -> EndpointResponse:
+        store = SQLiteStore(db)
+        try:
+            found = await store.read(lambda tx: tx.get_endpoint(app_id, endpoint_key(endpoint_id)))
+            assert found is not None
+            return found
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "cli.db"
+
+
+def test_import_then_export_round_trips_an_amazon_pinpoint_export(db: Path, tmp_path: Path) -> None:
+    app_id = _new_app(db)
+    source = tmp_path / "amazon.gz"
+    source.write_bytes(gzip.compress(AMAZON_EXPORT.read_bytes()))
+    csv_file = tmp_path / "more.csv"
+    csv_file.write_text("Id,ChannelType,Address,Attributes.Team,Attributes.Team\nz,SMS,+1,a,b\n")
+
+    imported = openpinpoint(
+        "import", str(source), str(csv_file), "--app", app_id, "--db", sqlite_url(db)
+    )
+    assert imported.returncode == 0, imported.stderr
+    lines = len(AMAZON_EXPORT.read_text().splitlines())
+    assert f"{lines + 1} rows" in imported.stdout
+    assert "rows/s" in imported.stdout
+    assert "rows/s" in imported.stderr, "the progress bar"
+    assert _endpoint(db, app_id, "z").attributes == {"Team": ["a", "b"]}
+
+    out = tmp_path / "out"
+    exported = openpinpoint("export", "--app", app_id, "--out", str(out), "--db", sqlite_url(db))
+    assert exported.returncode == 0, exported.stderr
+    assert f"{lines + 1} rows" in exported.stdout
+    written = without_app_id(read_pieces(list(out.rglob("*.gz"))))
+    original = [json.loads(line) for line in AMAZON_EXPORT.read_text().splitlines()]
+    for line in original:
+        assert {k: written[line["Id"]][k] for k in line if k != "ApplicationId"} == {
+            k: v for k, v in line.items() if k != "ApplicationId"
+        }
+
+
+def test_import_reports_bad_rows_and_exits_non_zero(db: Path, tmp_path: Path) -> None:
+    app_id = _new_app(db)
+    source = tmp_path / "rows.jsonl"
+    source.write_text(
+        '{"Id":"a","ChannelType":"SMS","Address":"+1"}\n{"Id":"b","Metrics":{"m":"x"}}\n'
+    )
+    result = openpinpoint("import", str(source), "--app", app_id, "--db", sqlite_url(db))
+    assert result.returncode == 1
+    assert "line 2: invalid endpoint" in result.stdout
+    assert "1 failures" in result.stdout
+    assert _endpoint(db, app_id, "a").address == "+1"
+
+
+def test_cli_refuses_unknown_apps_and_unknown_formats(db: Path, tmp_path: Path) -> None:
+    source = tmp_path / "rows.txt"
+    source.write_text("")
+    unknown = openpinpoint("import", str(source), "--app", "0" * 32, "--db", sqlite_url(db))
+    assert (unknown.returncode, "--format" in unknown.stderr) == (2, True)
+    missing = openpinpoint(
+        "export", "--app", "0" * 32, "--out", str(tmp_path), "--db", sqlite_url(db)
+    )
+    assert missing.returncode == 2
+    assert "not found" in missing.stderr
