@@ -44,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
         "--db",
         metavar="URL",
         default=os.environ.get("OPENPINPOINT_DB"),
-        help="database URL: sqlite:///relative.db or sqlite:////absolute/path.db "
+        help="database URL: sqlite:///relative.db, sqlite:////absolute/path.db or "
+        "postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE "
         "(default: SQLite in the data directory; $OPENPINPOINT_DB)",
     )
     serve_cmd.add_argument(

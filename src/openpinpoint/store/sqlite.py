@@ -105,6 +105,9 @@ class SQLiteTx(WriteTx):
     def _docs(self, sql: str, params: tuple[Any, ...]) -> list[EndpointResponse]:
         return [_decode_endpoint(doc) for (doc,) in self._conn.execute(sql, params)]
 
+    def _count(self, sql: str, params: tuple[Any, ...]) -> int:
+        return int(self._conn.execute(sql, params).fetchone()[0])
+
     def get_app(self, app_id: str) -> App | None:
         row = self._conn.execute("SELECT doc FROM apps WHERE id = ?", (app_id,)).fetchone()
         return _decode_app(row[0]) if row else None
@@ -125,6 +128,20 @@ class SQLiteTx(WriteTx):
         return self._docs(
             "SELECT doc FROM endpoints WHERE app_id = ? AND user_id = ? ORDER BY id_key",
             (app_id, user_id),
+        )
+
+    def app_endpoints(self, app_id: str, after_key: str, limit: int) -> list[EndpointResponse]:
+        return self._docs(
+            "SELECT doc FROM endpoints WHERE app_id = ? AND id_key > ? ORDER BY id_key LIMIT ?",
+            (app_id, after_key, limit),
+        )
+
+    def count_endpoints(self, app_id: str) -> int:
+        return self._count("SELECT count(*) FROM endpoints WHERE app_id = ?", (app_id,))
+
+    def count_users(self, app_id: str) -> int:
+        return self._count(
+            "SELECT count(DISTINCT user_id) FROM endpoints WHERE app_id = ?", (app_id,)
         )
 
     def insert_app(self, app: App) -> None:
@@ -186,10 +203,7 @@ class SQLiteTx(WriteTx):
         return [name for (name,) in rows]
 
     def count_attribute_names(self, app_id: str) -> int:
-        row = self._conn.execute(
-            "SELECT count(*) FROM attribute_names WHERE app_id = ?", (app_id,)
-        ).fetchone()
-        return int(row[0])
+        return self._count("SELECT count(*) FROM attribute_names WHERE app_id = ?", (app_id,))
 
     def add_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None:
         self._conn.executemany(

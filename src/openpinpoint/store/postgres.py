@@ -1,0 +1,334 @@
+"""The PostgreSQL store: any number of server processes, on any number of machines, on one
+database.
+
+Each `read`/`write` runs its plain domain function in a worker thread on a pooled psycopg 3
+connection, inside one transaction that commits before the caller resumes (G12). Writes run
+at SERIALIZABLE and are retried on serialization failures, deadlocks and lock timeouts; that
+makes every rule the core checks by reading (G5 duplicate addresses, G6 fifteen endpoints
+per user, G9 attribute-name quota, per-key merges) hold across processes without the core
+knowing which rows it will touch before it reads them. docs/architecture.md explains why
+this beats explicit locking here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import msgspec
+import psycopg
+from psycopg import errors
+from psycopg.rows import TupleRow
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from openpinpoint.core.endpoints import user_id_of
+from openpinpoint.core.errors import TooManyRequests
+from openpinpoint.core.shapes import EndpointResponse, encode
+from openpinpoint.core.values import endpoint_key
+from openpinpoint.store.base import App, ReadTx, WriteTx
+
+T = TypeVar("T")
+Connection = psycopg.Connection[TupleRow]
+log = logging.getLogger("openpinpoint.store")
+
+POOL_SIZE_ENV = "OPENPINPOINT_DB_POOL_SIZE"
+DEFAULT_POOL_SIZE = 10
+CONNECT_TIMEOUT = 10
+# Under SERIALIZABLE a writer that waits for another's row lock fails anyway once the other
+# commits, so waiting long buys nothing; a short lock timeout turns a deadlock into a quick
+# retry instead of PostgreSQL's one-second deadlock detection.
+LOCK_TIMEOUT_MS = 50
+# A request gives up (429, which AWS SDKs retry) only after this long losing conflicts.
+RETRY_BUDGET_SECONDS = 20.0
+FIRST_BACKOFF_SECONDS = 0.002
+MAX_BACKOFF_SECONDS = 0.2
+RETRYABLE = (errors.SerializationFailure, errors.DeadlockDetected, errors.LockNotAvailable)
+# Any 64-bit constant that no other application is likely to use on the same database.
+MIGRATION_LOCK_KEY = 0x6F70656E70696E70  # "openpinp"
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        # COLLATE "C" everywhere: ids and names sort and compare byte-wise, as in SQLite,
+        # whatever the database's default collation.
+        """CREATE TABLE apps (
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            id text COLLATE "C" NOT NULL UNIQUE,
+            doc text NOT NULL
+        )""",
+        # The endpoint document is the exact JSON text the core encodes, as in SQLite:
+        # jsonb would reorder its keys and refuses the \\u0000 escape that a string may hold.
+        """CREATE TABLE endpoints (
+            app_id text COLLATE "C" NOT NULL,
+            id_key text COLLATE "C" NOT NULL,
+            user_id text COLLATE "C",
+            address text COLLATE "C",
+            status text NOT NULL,
+            doc text NOT NULL,
+            PRIMARY KEY (app_id, id_key)
+        )""",
+        "CREATE INDEX endpoints_by_user ON endpoints (app_id, user_id) WHERE user_id IS NOT NULL",
+        "CREATE INDEX endpoints_by_address ON endpoints (app_id, address, status)"
+        " WHERE address IS NOT NULL",
+        """CREATE TABLE attribute_names (
+            app_id text COLLATE "C" NOT NULL,
+            kind text COLLATE "C" NOT NULL,
+            name text COLLATE "C" NOT NULL,
+            PRIMARY KEY (app_id, kind, name)
+        )""",
+    ),
+}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+_decode_endpoint = msgspec.json.Decoder(EndpointResponse).decode
+_decode_app = msgspec.json.Decoder(App).decode
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def migrate(conn: Connection) -> int:
+    """Bring the schema to SCHEMA_VERSION; idempotent, and safe when several servers start
+    at once (they queue on one advisory lock; the first applies, the others find it done)."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version integer PRIMARY KEY,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+        version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"the database has schema version {version}, newer than this OpenPinpoint "
+                f"understands ({SCHEMA_VERSION}); upgrade OpenPinpoint"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[target]:
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (target,))
+            log.info("migrated PostgreSQL schema to version %d", target)
+    return SCHEMA_VERSION
+
+
+class PostgresTx(WriteTx):
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def _docs(self, sql: str, params: tuple[Any, ...]) -> list[EndpointResponse]:
+        rows = self._conn.execute(sql, params)
+        return [_decode_endpoint(doc) for (doc,) in rows]
+
+    def _count(self, sql: str, params: tuple[Any, ...]) -> int:
+        row = self._conn.execute(sql, params).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def get_app(self, app_id: str) -> App | None:
+        row = self._conn.execute("SELECT doc FROM apps WHERE id = %s", (app_id,)).fetchone()
+        return _decode_app(row[0]) if row else None
+
+    def list_apps(self, after: int, limit: int) -> list[tuple[int, App]]:
+        rows = self._conn.execute(
+            "SELECT seq, doc FROM apps WHERE seq > %s ORDER BY seq LIMIT %s", (after, limit)
+        )
+        return [(seq, _decode_app(doc)) for seq, doc in rows]
+
+    def get_endpoint(self, app_id: str, key: str) -> EndpointResponse | None:
+        row = self._conn.execute(
+            "SELECT doc FROM endpoints WHERE app_id = %s AND id_key = %s", (app_id, key)
+        ).fetchone()
+        return _decode_endpoint(row[0]) if row else None
+
+    def user_endpoints(self, app_id: str, user_id: str) -> list[EndpointResponse]:
+        return self._docs(
+            "SELECT doc FROM endpoints WHERE app_id = %s AND user_id = %s ORDER BY id_key",
+            (app_id, user_id),
+        )
+
+    def app_endpoints(self, app_id: str, after_key: str, limit: int) -> list[EndpointResponse]:
+        return self._docs(
+            "SELECT doc FROM endpoints WHERE app_id = %s AND id_key > %s ORDER BY id_key LIMIT %s",
+            (app_id, after_key, limit),
+        )
+
+    def count_endpoints(self, app_id: str) -> int:
+        return self._count("SELECT count(*) FROM endpoints WHERE app_id = %s", (app_id,))
+
+    def count_users(self, app_id: str) -> int:
+        return self._count(
+            "SELECT count(DISTINCT user_id) FROM endpoints WHERE app_id = %s", (app_id,)
+        )
+
+    def attribute_names(self, app_id: str, kind: str) -> list[str]:
+        rows = self._conn.execute(
+            "SELECT name FROM attribute_names WHERE app_id = %s AND kind = %s ORDER BY name",
+            (app_id, kind),
+        )
+        return [name for (name,) in rows]
+
+    def count_attribute_names(self, app_id: str) -> int:
+        return self._count("SELECT count(*) FROM attribute_names WHERE app_id = %s", (app_id,))
+
+    def insert_app(self, app: App) -> None:
+        self._conn.execute(
+            "INSERT INTO apps (id, doc) VALUES (%s, %s)", (app.id, encode(app).decode())
+        )
+
+    def update_app(self, app: App) -> None:
+        self._conn.execute("UPDATE apps SET doc = %s WHERE id = %s", (encode(app).decode(), app.id))
+
+    def delete_app(self, app_id: str) -> None:
+        self._conn.execute("DELETE FROM endpoints WHERE app_id = %s", (app_id,))
+        self._conn.execute("DELETE FROM attribute_names WHERE app_id = %s", (app_id,))
+        self._conn.execute("DELETE FROM apps WHERE id = %s", (app_id,))
+
+    def active_endpoints_with_address(self, app_id: str, address: str) -> list[EndpointResponse]:
+        return self._docs(
+            "SELECT doc FROM endpoints WHERE app_id = %s AND address = %s AND status = 'ACTIVE'",
+            (app_id, address),
+        )
+
+    def put_endpoint(self, app_id: str, endpoint: EndpointResponse) -> None:
+        assert isinstance(endpoint.id, str)
+        assert isinstance(endpoint.endpoint_status, str)
+        address = endpoint.address if isinstance(endpoint.address, str) else None
+        self._conn.execute(
+            "INSERT INTO endpoints (app_id, id_key, user_id, address, status, doc)"
+            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (app_id, id_key) DO UPDATE SET"
+            " user_id = excluded.user_id, address = excluded.address,"
+            " status = excluded.status, doc = excluded.doc",
+            (
+                app_id,
+                endpoint_key(endpoint.id),
+                user_id_of(endpoint),
+                address,
+                endpoint.endpoint_status,
+                encode(endpoint).decode(),
+            ),
+        )
+
+    def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None:
+        self._conn.execute(
+            "DELETE FROM endpoints WHERE app_id = %s AND id_key = ANY(%s)", (app_id, list(keys))
+        )
+
+    def known_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> set[str]:
+        rows = self._conn.execute(
+            "SELECT name FROM attribute_names WHERE app_id = %s AND kind = %s AND name = ANY(%s)",
+            (app_id, kind, list(names)),
+        )
+        return {name for (name,) in rows}
+
+    def add_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None:
+        self._conn.execute(
+            "INSERT INTO attribute_names (app_id, kind, name)"
+            " SELECT %s, %s, unnest(%s::text[]) ON CONFLICT DO NOTHING",
+            (app_id, kind, list(names)),
+        )
+
+    def remove_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None:
+        self._conn.execute(
+            "DELETE FROM attribute_names WHERE app_id = %s AND kind = %s AND name = ANY(%s)",
+            (app_id, kind, list(names)),
+        )
+
+
+def _configure(conn: Connection) -> None:
+    conn.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
+
+
+def pool_size() -> int:
+    value = os.environ.get(POOL_SIZE_ENV, "")
+    if not value:
+        return DEFAULT_POOL_SIZE
+    if not value.isdigit() or int(value) < 1:
+        raise RuntimeError(f"${POOL_SIZE_ENV} must be a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
+class PostgresStore:
+    """PostgreSQL behind the `Store` interface; `url` is a libpq URL (postgresql://...)."""
+
+    def __init__(self, url: str, size: int | None = None) -> None:
+        self.url = redact(url)
+        size = size or pool_size()
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
+                migrate(conn)
+        except psycopg.OperationalError as error:
+            raise RuntimeError(f"cannot use PostgreSQL at {self.url}: {error}") from None
+        self._pool: ConnectionPool[Connection] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=size,
+            kwargs={"autocommit": True},
+            configure=_configure,
+            name="openpinpoint",
+            open=True,
+        )
+        # One thread per pooled connection: a transaction never waits for a connection
+        # while holding a thread, and at most `size` domain functions run at once.
+        self._threads = ThreadPoolExecutor(size, thread_name_prefix="openpinpoint-pg")
+
+    async def read(self, fn: Callable[[ReadTx], T]) -> T:
+        return await self._run(fn, write=False)
+
+    async def write(self, fn: Callable[[WriteTx], T]) -> T:
+        return await self._run(fn, write=True)
+
+    async def _run(self, fn: Callable[[PostgresTx], T], write: bool) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads, self._transact, fn, write)
+
+    def _transact(self, fn: Callable[[PostgresTx], T], write: bool) -> T:
+        """Run `fn` in one transaction, again from the start while it loses to a concurrent
+        one: a retried attempt sees the winner's commit, as if it had come after it."""
+        deadline = time.monotonic() + RETRY_BUDGET_SECONDS
+        backoff = FIRST_BACKOFF_SECONDS
+        while True:
+            try:
+                with self._pool.connection() as conn:
+                    # Reads take one consistent snapshot and can never fail to serialise.
+                    conn.isolation_level = (
+                        psycopg.IsolationLevel.SERIALIZABLE
+                        if write
+                        else psycopg.IsolationLevel.REPEATABLE_READ
+                    )
+                    conn.read_only = not write
+                    with conn.transaction():
+                        return fn(PostgresTx(conn))
+            except RETRYABLE as error:
+                if time.monotonic() + backoff > deadline:
+                    raise TooManyRequests(
+                        "The request kept conflicting with concurrent updates of the same "
+                        "endpoints or users; retry it",
+                        retry_after=1.0,
+                    ) from error
+                log.debug("retrying a transaction after %s", type(error).__name__)
+            except PoolTimeout as error:
+                raise TooManyRequests(
+                    "All database connections are busy; retry the request", retry_after=1.0
+                ) from error
+            time.sleep(random.uniform(0, backoff))
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        self._threads.shutdown(wait=True)
+        self._pool.close()
