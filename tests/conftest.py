@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -11,13 +12,27 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import boto3
+import psycopg
 import pytest
 from botocore.config import Config
+from psycopg import sql
 
 READY = re.compile(r"listening on (http://\S+)")
 START_TIMEOUT = 60.0
+POSTGRES_ENV = "OPENPINPOINT_TEST_POSTGRES_URL"
+STORE_KINDS = ("sqlite", "postgresql")
+
+
+def store_param(kind: str, *more: str) -> Any:
+    """A pytest param for a test on store `kind`; PostgreSQL ones carry the postgres mark."""
+    marks = [pytest.mark.postgres] if kind == "postgresql" else []
+    return pytest.param((kind, *more) if more else kind, id="-".join((kind, *more)), marks=marks)
+
+
+STORES = [store_param(kind) for kind in STORE_KINDS]
 
 
 class RunningServer:
@@ -26,6 +41,7 @@ class RunningServer:
     def __init__(self, db_url: str, *args: str, env: dict[str, str] | None = None) -> None:
         self.db_url = db_url
         self.lines: list[str] = []
+        self._new_line = threading.Condition()
         self._ready = threading.Event()
         self.url = ""
         self.process = subprocess.Popen(
@@ -43,11 +59,25 @@ class RunningServer:
     def _collect(self) -> None:
         assert self.process.stderr is not None
         for line in self.process.stderr:
-            self.lines.append(line.rstrip("\n"))
+            with self._new_line:
+                self.lines.append(line.rstrip("\n"))
+                self._new_line.notify_all()
             if not self.url and (match := READY.search(line)):
                 self.url = match[1]
                 self._ready.set()
         self._ready.set()
+
+    def wait_for_lines(self, pattern: str, count: int) -> list[re.Match[str]]:
+        """The first `count` log lines matching `pattern`, once the server has logged them."""
+        regex = re.compile(pattern)
+
+        def found() -> list[re.Match[str]]:
+            return [m for line in self.lines if (m := regex.search(line))][:count]
+
+        with self._new_line:
+            if not self._new_line.wait_for(lambda: len(found()) == count, START_TIMEOUT):
+                raise AssertionError(f"no {count} log lines match {pattern!r}:\n{self.log}")
+        return found()
 
     @property
     def log(self) -> str:
@@ -80,10 +110,59 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path.resolve()}"
 
 
-@pytest.fixture(scope="session", params=["sqlite"])
+class PostgresDatabases:
+    """Uniquely named databases on the test PostgreSQL server, all dropped at the end."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self.names: list[str] = []
+
+    def create(self) -> str:
+        name = f"openpinpoint_test_{secrets.token_hex(6)}"
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        self.names.append(name)
+        return urlunsplit(urlsplit(self.admin_url)._replace(path=f"/{name}"))
+
+    def drop_all(self) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            for name in self.names:
+                # FORCE ends the sessions of servers that a failed test left running.
+                drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                conn.execute(drop.format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def postgres_databases() -> Iterator[PostgresDatabases]:
+    admin_url = os.environ.get(POSTGRES_ENV)
+    if not admin_url:
+        pytest.skip(
+            f"PostgreSQL tests need ${POSTGRES_ENV}, e.g. "
+            "postgresql://postgres@127.0.0.1:5432/test (.ci/run sets it)"
+        )
+    databases = PostgresDatabases(admin_url)
+    yield databases
+    databases.drop_all()
+
+
+def new_store_url(kind: str, request: pytest.FixtureRequest, directory: Path) -> str:
+    """An empty store of `kind`: a new SQLite file in `directory`, or a new database."""
+    if kind == "postgresql":
+        databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+        return databases.create()
+    return sqlite_url(directory / f"openpinpoint-{secrets.token_hex(4)}.db")
+
+
+@pytest.fixture(scope="session", params=STORES)
 def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """Where the shared server keeps its data; one entry per store backend."""
-    return sqlite_url(tmp_path_factory.mktemp("store") / "openpinpoint.db")
+    return new_store_url(request.param, request, tmp_path_factory.mktemp("store"))
+
+
+@pytest.fixture(params=STORES)
+def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store of its own for one test, on each backend."""
+    return new_store_url(request.param, request, tmp_path)
 
 
 @pytest.fixture(scope="session")

@@ -49,6 +49,14 @@ def _parser() -> argparse.ArgumentParser:
         "(default: SQLite in the data directory; $OPENPINPOINT_DB)",
     )
     serve_cmd.add_argument(
+        "--workers",
+        type=_positive,
+        default=_positive(os.environ.get("OPENPINPOINT_WORKERS", "1")),
+        metavar="N",
+        help="server processes sharing the port (default 1; $OPENPINPOINT_WORKERS); "
+        "each opens its own connections to the database",
+    )
+    serve_cmd.add_argument(
         "--log-level",
         default=os.environ.get("OPENPINPOINT_LOG_LEVEL", "info"),
         choices=["debug", "info", "warning", "error"],
@@ -65,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"AWS account id used in application ARNs (default {DEFAULT_ACCOUNT_ID})",
     )
     return parser
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 account_id=args.account_id,
                 log_level=args.log_level,
                 access_log=args.access_log,
+                workers=args.workers,
             )
         )
     return 0

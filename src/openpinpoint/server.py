@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import socket
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from openpinpoint import __version__
 from openpinpoint.core.provider import DEFAULT_ACCOUNT_ID, PinpointProvider
@@ -19,6 +22,8 @@ log = logging.getLogger("openpinpoint")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9400
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+# How the supervisor hands the settings to the worker processes it spawns.
+WORKER_SETTINGS_ENV = "OPENPINPOINT_WORKER_SETTINGS"
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,7 @@ class ServerSettings:
     account_id: str = DEFAULT_ACCOUNT_ID
     log_level: str = "info"
     access_log: bool = False
+    workers: int = 1
 
 
 def configure_logging(level: str, access_log: bool) -> None:
@@ -45,7 +51,13 @@ def build_app(settings: ServerSettings, url: str) -> PinpointApp:
     async def start() -> PinpointProvider:
         store = open_store(settings.db_url)
         opened.append(store)
-        log.info("OpenPinpoint %s listening on %s (store: %s)", __version__, url, store.url)
+        log.info(
+            "OpenPinpoint %s listening on %s (store: %s, process %d)",
+            __version__,
+            url,
+            store.url,
+            os.getpid(),
+        )
         log.info(
             "try: boto3.client('pinpoint', endpoint_url='%s', region_name='us-east-1', "
             "aws_access_key_id='local', aws_secret_access_key='local')",
@@ -71,14 +83,40 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def worker_app() -> PinpointApp:
+    """The app of one worker process under `--workers N` (an import-string factory)."""
+    fields = json.loads(os.environ[WORKER_SETTINGS_ENV])
+    url = fields.pop("url")
+    settings = ServerSettings(**fields)
+    configure_logging(settings.log_level, settings.access_log)
+    return build_app(settings, url)
+
+
 def serve(settings: ServerSettings) -> None:
-    """Serve until SIGINT/SIGTERM; requests in flight are finished first."""
+    """Serve until SIGINT/SIGTERM; requests in flight are finished first.
+
+    With `workers` > 1 a supervisor process spawns that many workers that accept on the one
+    socket bound here; each opens its own store (see docs/scaling.md).
+    """
     configure_logging(settings.log_level, settings.access_log)
     sock = bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
     url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-    config = uvicorn.Config(
-        build_app(settings, url),
+    if settings.workers == 1:
+        uvicorn.Server(_uvicorn_config(build_app(settings, url))).run(sockets=[sock])
+        return
+    # Spawned workers import the app by name and read their settings from the environment.
+    os.environ[WORKER_SETTINGS_ENV] = json.dumps({**asdict(settings), "url": url})
+    config = _uvicorn_config(f"{__name__}:worker_app", workers=settings.workers)
+    log.info("starting %d worker processes", settings.workers)
+    Multiprocess(config, sockets=[sock]).run()
+
+
+def _uvicorn_config(app: PinpointApp | str, workers: int = 1) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        factory=isinstance(app, str),
+        workers=workers,
         http="httptools",
         loop="uvloop",
         lifespan="on",
@@ -87,4 +125,3 @@ def serve(settings: ServerSettings) -> None:
         server_header=False,
         timeout_graceful_shutdown=30,
     )
-    uvicorn.Server(config).run(sockets=[sock])
