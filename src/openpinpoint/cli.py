@@ -8,10 +8,26 @@ import os
 import sys
 from collections.abc import Sequence
 
+from rich.console import Console
+from rich.progress import MofNCompleteColumn, Progress
+
 from openpinpoint import __version__
 from openpinpoint.core.provider import DEFAULT_ACCOUNT_ID
 from openpinpoint.server import DEFAULT_HOST, DEFAULT_PORT, ServerSettings, serve
-from openpinpoint.store.open import DATA_DIR_ENV, StoreURLError, default_url, open_store
+from openpinpoint.store.open import (
+    DATA_DIR_ENV,
+    StoreURLError,
+    default_url,
+    open_store,
+    sqlite_path,
+)
+from openpinpoint.store.transfer import (
+    Counts,
+    TransferError,
+    all_apps,
+    copy_store,
+    count_endpoints,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,6 +88,24 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("OPENPINPOINT_ACCOUNT_ID", DEFAULT_ACCOUNT_ID),
         help=f"AWS account id used in application ARNs (default {DEFAULT_ACCOUNT_ID})",
     )
+    migrate_cmd = commands.add_parser(
+        "migrate-store",
+        help="copy all data from one store into another",
+        description="Copy everything (applications and their tags, endpoints and their users, "
+        "the attribute-name registry) from one store into another, empty one, for example "
+        "from SQLite to PostgreSQL or back, then check that both hold as many of each. Stop "
+        "the servers that use the source first.",
+    )
+    migrate_cmd.add_argument(
+        "--from", dest="source", metavar="URL", required=True, help="database URL to copy from"
+    )
+    migrate_cmd.add_argument(
+        "--to",
+        dest="target",
+        metavar="URL",
+        required=True,
+        help="database URL to copy into; created if it is a new SQLite file, else must be empty",
+    )
     return parser
 
 
@@ -87,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command == "migrate-store":
+        return migrate_store(args.source, args.target)
     if args.command == "serve":
         url = args.db or default_url()
         try:
@@ -111,3 +147,40 @@ def main(argv: Sequence[str] | None = None) -> int:
 def open_store_check(url: str) -> None:
     """Fail fast, before binding a port, on a URL that cannot be opened."""
     asyncio.run(open_store(url).close())
+
+
+def migrate_store(source_url: str, target_url: str) -> int:
+    console = Console(stderr=True)
+    if source_url == target_url:
+        console.print("openpinpoint: --from and --to name the same store")
+        return 2
+    if source_url.startswith("sqlite:///") and not sqlite_path(source_url).is_file():
+        console.print(f"openpinpoint: there is no SQLite database at {source_url}")
+        return 2
+    try:
+        counts = asyncio.run(_copy(source_url, target_url, console))
+    except (StoreURLError, TransferError, RuntimeError) as error:
+        console.print(f"openpinpoint: {error}")
+        return 1
+    console.print(
+        f"copied and checked {counts.apps} applications, {counts.endpoints} endpoints, "
+        f"{counts.users} users and {counts.attribute_names} attribute names"
+    )
+    return 0
+
+
+async def _copy(source_url: str, target_url: str, console: Console) -> Counts:
+    source = open_store(source_url)
+    try:
+        target = open_store(target_url)
+        try:
+            total = await count_endpoints(source, await all_apps(source))
+            with Progress(
+                *Progress.get_default_columns(), MofNCompleteColumn(), console=console
+            ) as progress:
+                task = progress.add_task("copying endpoints", total=total)
+                return await copy_store(source, target, lambda n: progress.advance(task, n))
+        finally:
+            await target.close()
+    finally:
+        await source.close()
