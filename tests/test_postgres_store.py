@@ -1,0 +1,145 @@
+"""The PostgreSQL store's own machinery: migrations, retries, several servers starting."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from conftest import STORES, PostgresDatabases, RunningServer, new_store_url
+from openpinpoint.core.shapes import EndpointResponse
+from openpinpoint.store import open_store
+from openpinpoint.store.base import WriteTx
+from openpinpoint.store.postgres import SCHEMA_VERSION, PostgresStore, migrate, redact
+
+APP = "0" * 32
+
+
+@pytest.fixture
+def postgres_url(postgres_databases: PostgresDatabases) -> str:
+    return postgres_databases.create()
+
+
+@pytest.mark.postgres
+def test_migrations_run_at_once_by_many_servers_apply_once(postgres_url: str) -> None:
+    """Advisory-locked migrations: six processes' worth of connections migrating a new
+    database at the same moment all succeed, and each version is applied exactly once."""
+    start = threading.Barrier(6)
+
+    def run_migrate(_: int) -> int:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            start.wait()
+            return migrate(conn)
+
+    with ThreadPoolExecutor(6) as pool:
+        assert list(pool.map(run_migrate, range(6))) == [SCHEMA_VERSION] * 6
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        applied = conn.execute("SELECT version, applied_at FROM schema_migrations").fetchall()
+        assert [version for version, _ in applied] == list(range(1, SCHEMA_VERSION + 1))
+        assert migrate(conn) == SCHEMA_VERSION
+        assert conn.execute("SELECT version, applied_at FROM schema_migrations").fetchall() == (
+            applied
+        )
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_two_servers_starting_at_once_on_a_new_store_share_it(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Any
+) -> None:
+    url = new_store_url(kind, request, tmp_path)
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(lambda _: RunningServer(url), range(2))
+    try:
+        app = first.client().create_app(CreateApplicationRequest={"Name": "shared"})
+        app_id = app["ApplicationResponse"]["Id"]
+        assert second.client().get_app(ApplicationId=app_id)["ApplicationResponse"]["Name"] == (
+            "shared"
+        )
+    finally:
+        first.stop()
+        second.stop()
+    assert " ERROR " not in first.log + second.log
+
+
+def _endpoint(endpoint_id: str, n: float) -> EndpointResponse:
+    return EndpointResponse(id=endpoint_id, endpoint_status="ACTIVE", metrics={"n": n})
+
+
+@pytest.mark.postgres
+def test_a_transaction_that_loses_a_conflict_is_rerun_from_the_start(postgres_url: str) -> None:
+    """Only the attempt that commits leaves anything behind."""
+    attempts = Counter[str]()
+
+    def write(tx: WriteTx) -> str:
+        attempts["write"] += 1
+        if attempts["write"] == 1:
+            tx.put_endpoint(APP, _endpoint("first-attempt", 1))
+            raise errors.SerializationFailure("could not serialize access")
+        tx.put_endpoint(APP, _endpoint("second-attempt", 2))
+        return "committed"
+
+    async def run() -> tuple[str, Any, Any]:
+        # postgres:// is accepted as well as postgresql://.
+        store = open_store(postgres_url.replace("postgresql://", "postgres://", 1))
+        assert isinstance(store, PostgresStore)
+        try:
+            result = await store.write(write)
+            first = await store.read(lambda tx: tx.get_endpoint(APP, "first-attempt"))
+            second = await store.read(lambda tx: tx.get_endpoint(APP, "second-attempt"))
+            return result, first, second
+        finally:
+            await store.close()
+
+    result, first, second = asyncio.run(run())
+    assert (result, first, second) == ("committed", None, _endpoint("second-attempt", 2))
+    assert attempts["write"] == 2
+
+
+@pytest.mark.postgres
+def test_two_writers_of_one_row_read_before_either_writes_lose_no_update(
+    postgres_url: str,
+) -> None:
+    """A real read-modify-write race: both transactions read the counter, then both write.
+    SERIALIZABLE lets one commit and makes the other start again, on the new value."""
+    both_read = threading.Barrier(2, timeout=30)
+    attempts = Counter[int]()
+    lock = threading.Lock()
+
+    def increment(tx: WriteTx) -> None:
+        with lock:
+            attempts[threading.get_ident()] += 1
+            first_try = attempts[threading.get_ident()] == 1
+        found = tx.get_endpoint(APP, "counter")
+        assert found is not None
+        assert isinstance(found.metrics, dict)
+        if first_try:
+            both_read.wait()
+        tx.put_endpoint(APP, _endpoint("counter", found.metrics["n"] + 1))
+
+    async def run() -> float:
+        store = PostgresStore(postgres_url)
+        try:
+            await store.write(lambda tx: tx.put_endpoint(APP, _endpoint("counter", 0)))
+            await asyncio.gather(store.write(increment), store.write(increment))
+            found = await store.read(lambda tx: tx.get_endpoint(APP, "counter"))
+            assert found is not None
+            assert isinstance(found.metrics, dict)
+            return found.metrics["n"]
+        finally:
+            await store.close()
+
+    assert asyncio.run(run()) == 2
+    assert sorted(attempts.values()) == [1, 2]
+
+
+def test_logged_urls_hide_the_password() -> None:
+    assert redact("postgresql://app:s3cret@db.internal:5432/pinpoint") == (
+        "postgresql://app:***@db.internal:5432/pinpoint"
+    )
+    assert redact("postgresql://app@db/pinpoint") == "postgresql://app@db/pinpoint"
