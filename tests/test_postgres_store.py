@@ -102,31 +102,40 @@ def test_a_transaction_that_loses_a_conflict_is_rerun_from_the_start(postgres_ur
 
 
 @pytest.mark.postgres
-def test_two_writers_of_one_row_read_before_either_writes_lose_no_update(
+def test_a_writer_that_finds_an_endpoint_locked_reruns_after_the_holder_commits(
     postgres_url: str,
 ) -> None:
-    """A real read-modify-write race: both transactions read the counter, then both write.
-    SERIALIZABLE lets one commit and makes the other start again, on the new value."""
-    both_read = threading.Barrier(2, timeout=30)
-    attempts = Counter[int]()
-    lock = threading.Lock()
+    """A real read-modify-write race: B reads the counter while A, having read it, has not
+    written it yet. B must not see the old value: it starts again once A has committed, and
+    both increments count."""
+    a_has_read, b_has_tried = threading.Event(), threading.Event()
+    attempts = Counter[str]()
 
-    def increment(tx: WriteTx) -> None:
-        with lock:
-            attempts[threading.get_ident()] += 1
-            first_try = attempts[threading.get_ident()] == 1
-        found = tx.get_endpoint(APP, "counter")
+    def increment(tx: WriteTx, name: str) -> None:
+        attempts[name] += 1
+        if name == "b" and attempts[name] == 1:
+            assert a_has_read.wait(30)
+            try:
+                found = tx.get_endpoint(APP, "counter")
+            finally:
+                b_has_tried.set()
+        else:
+            found = tx.get_endpoint(APP, "counter")
+        if name == "a":
+            a_has_read.set()
+            assert b_has_tried.wait(30)
         assert found is not None
         assert isinstance(found.metrics, dict)
-        if first_try:
-            both_read.wait()
         tx.put_endpoint(APP, _endpoint("counter", found.metrics["n"] + 1))
 
     async def run() -> float:
         store = PostgresStore(postgres_url)
         try:
             await store.write(lambda tx: tx.put_endpoint(APP, _endpoint("counter", 0)))
-            await asyncio.gather(store.write(increment), store.write(increment))
+            await asyncio.gather(
+                store.write(lambda tx: increment(tx, "a")),
+                store.write(lambda tx: increment(tx, "b")),
+            )
             found = await store.read(lambda tx: tx.get_endpoint(APP, "counter"))
             assert found is not None
             assert isinstance(found.metrics, dict)
@@ -135,7 +144,7 @@ def test_two_writers_of_one_row_read_before_either_writes_lose_no_update(
             await store.close()
 
     assert asyncio.run(run()) == 2
-    assert sorted(attempts.values()) == [1, 2]
+    assert attempts == {"a": 1, "b": 2}
 
 
 def test_logged_urls_hide_the_password() -> None:

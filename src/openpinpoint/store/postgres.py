@@ -13,6 +13,7 @@ this beats explicit locking here.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import random
@@ -41,15 +42,12 @@ log = logging.getLogger("openpinpoint.store")
 POOL_SIZE_ENV = "OPENPINPOINT_DB_POOL_SIZE"
 DEFAULT_POOL_SIZE = 10
 CONNECT_TIMEOUT = 10
-# Under SERIALIZABLE a writer that waits for another's row lock fails anyway once the other
-# commits, so waiting long buys nothing; a short lock timeout turns a deadlock into a quick
-# retry instead of PostgreSQL's one-second deadlock detection.
-LOCK_TIMEOUT_MS = 50
 # A request gives up (429, which AWS SDKs retry) only after this long losing conflicts.
 RETRY_BUDGET_SECONDS = 20.0
 FIRST_BACKOFF_SECONDS = 0.002
 MAX_BACKOFF_SECONDS = 0.2
-RETRYABLE = (errors.SerializationFailure, errors.DeadlockDetected, errors.LockNotAvailable)
+# Not expected with the locking below, but a transaction that meets one is safe to rerun.
+RETRYABLE = (errors.SerializationFailure, errors.DeadlockDetected)
 # Any 64-bit constant that no other application is likely to use on the same database.
 MIGRATION_LOCK_KEY = 0x6F70656E70696E70  # "openpinp"
 
@@ -124,13 +122,82 @@ def migrate(conn: Connection) -> int:
     return SCHEMA_VERSION
 
 
-class PostgresTx(WriteTx):
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+def lock_key(kind: str, app_id: str, value: str = "") -> int:
+    """The advisory-lock key (a signed 64-bit int) of one thing in one app. Two things that
+    happen to share a key only wait for each other a little more than they need to."""
+    digest = hashlib.blake2b(f"{kind}\0{app_id}\0{value}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
-    def _docs(self, sql: str, params: tuple[Any, ...]) -> list[EndpointResponse]:
-        rows = self._conn.execute(sql, params)
-        return [_decode_endpoint(doc) for (doc,) in rows]
+
+class LockConflict(Exception):
+    """A lock that a running write transaction asked for is held by another transaction."""
+
+
+class Locks:
+    """The advisory locks of one write transaction (docs/architecture.md, "PostgreSQL").
+
+    Running transactions only *try* locks and never wait while holding any, so they cannot
+    deadlock; one that finds a lock taken starts again and first waits for every lock it
+    needed, in key order. `wanted` maps each key to whether it is needed exclusively.
+    """
+
+    def __init__(self, conn: Connection, wanted: dict[int, bool]) -> None:
+        self._conn = conn
+        self.held: dict[int, bool] = {}
+        for key in sorted(wanted):
+            exclusive = wanted[key]
+            fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+            conn.execute(f"SELECT {fn}(%s)", (key,))
+            self.held[key] = exclusive
+
+    def take(self, keys: Iterable[int], exclusive: bool = True) -> None:
+        missing = sorted(
+            {k for k in keys if k not in self.held or (exclusive and not self.held[k])}
+        )
+        if not missing:
+            return
+        fn = "pg_try_advisory_xact_lock" if exclusive else "pg_try_advisory_xact_lock_shared"
+        rows = self._conn.execute(
+            f"SELECT {fn}(k) FROM unnest(%s::bigint[]) AS k",
+            (missing,),
+        ).fetchall()
+        for key, (granted,) in zip(missing, rows, strict=True):
+            if granted:
+                self.held[key] = exclusive or self.held.get(key, False)
+        if not all(granted for (granted,) in rows):
+            raise LockConflict(
+                {k: exclusive or self.held.get(k, False) for k in missing} | self.held
+            )
+
+
+class PostgresTx(WriteTx):
+    """One transaction. In a write transaction every read takes, first, the lock of what it
+    reads (an endpoint id, a user, an address, an app's attribute names), and every endpoint
+    write the locks of its id and of its user and address before and after; so whatever a
+    transaction has read stays as read until it commits (see docs/architecture.md)."""
+
+    def __init__(self, conn: Connection, locks: Locks | None) -> None:
+        self._conn = conn
+        self._locks = locks
+        # (user_id, address) of endpoints read or written under lock, by (app_id, id_key).
+        self._seen: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+
+    def _lock(self, kind: str, app_id: str, *values: str | None, exclusive: bool = True) -> None:
+        if self._locks is not None:
+            keys = [lock_key(kind, app_id, v) for v in values if v is not None]
+            self._locks.take(keys, exclusive)
+
+    def _rows(
+        self, sql: str, params: tuple[Any, ...], locked: bool = True
+    ) -> list[EndpointResponse]:
+        """Endpoints from `SELECT app_id, id_key, user_id, address, doc ...`; `locked` when
+        the caller holds a lock that keeps them as read."""
+        found = []
+        for app_id, key, user_id, address, doc in self._conn.execute(sql, params):
+            if locked:
+                self._seen[app_id, key] = (user_id, address)
+            found.append(_decode_endpoint(doc))
+        return found
 
     def _count(self, sql: str, params: tuple[Any, ...]) -> int:
         row = self._conn.execute(sql, params).fetchone()
@@ -138,6 +205,8 @@ class PostgresTx(WriteTx):
         return int(row[0])
 
     def get_app(self, app_id: str) -> App | None:
+        # Shared: writes in an app exclude only its update and deletion, not each other.
+        self._lock("app", app_id, "", exclusive=False)
         row = self._conn.execute("SELECT doc FROM apps WHERE id = %s", (app_id,)).fetchone()
         return _decode_app(row[0]) if row else None
 
@@ -148,21 +217,21 @@ class PostgresTx(WriteTx):
         return [(seq, _decode_app(doc)) for seq, doc in rows]
 
     def get_endpoint(self, app_id: str, key: str) -> EndpointResponse | None:
-        row = self._conn.execute(
-            "SELECT doc FROM endpoints WHERE app_id = %s AND id_key = %s", (app_id, key)
-        ).fetchone()
-        return _decode_endpoint(row[0]) if row else None
+        self._lock("endpoint", app_id, key)
+        found = self._rows(f"{_ENDPOINTS} AND id_key = %s", (app_id, key))
+        if not found:
+            self._seen[app_id, key] = (None, None)
+        return found[0] if found else None
 
     def user_endpoints(self, app_id: str, user_id: str) -> list[EndpointResponse]:
-        return self._docs(
-            "SELECT doc FROM endpoints WHERE app_id = %s AND user_id = %s ORDER BY id_key",
-            (app_id, user_id),
-        )
+        self._lock("user", app_id, user_id)
+        return self._rows(f"{_ENDPOINTS} AND user_id = %s ORDER BY id_key", (app_id, user_id))
 
     def app_endpoints(self, app_id: str, after_key: str, limit: int) -> list[EndpointResponse]:
-        return self._docs(
-            "SELECT doc FROM endpoints WHERE app_id = %s AND id_key > %s ORDER BY id_key LIMIT %s",
+        return self._rows(
+            f"{_ENDPOINTS} AND id_key > %s ORDER BY id_key LIMIT %s",
             (app_id, after_key, limit),
+            locked=False,
         )
 
     def count_endpoints(self, app_id: str) -> int:
@@ -174,6 +243,7 @@ class PostgresTx(WriteTx):
         )
 
     def attribute_names(self, app_id: str, kind: str) -> list[str]:
+        self._lock("names", app_id, "")
         rows = self._conn.execute(
             "SELECT name FROM attribute_names WHERE app_id = %s AND kind = %s ORDER BY name",
             (app_id, kind),
@@ -181,6 +251,7 @@ class PostgresTx(WriteTx):
         return [name for (name,) in rows]
 
     def count_attribute_names(self, app_id: str) -> int:
+        self._lock("names", app_id, "")
         return self._count("SELECT count(*) FROM attribute_names WHERE app_id = %s", (app_id,))
 
     def insert_app(self, app: App) -> None:
@@ -189,44 +260,63 @@ class PostgresTx(WriteTx):
         )
 
     def update_app(self, app: App) -> None:
+        self._lock("app", app.id, "")
         self._conn.execute("UPDATE apps SET doc = %s WHERE id = %s", (encode(app).decode(), app.id))
 
     def delete_app(self, app_id: str) -> None:
+        self._lock("app", app_id, "")
         self._conn.execute("DELETE FROM endpoints WHERE app_id = %s", (app_id,))
         self._conn.execute("DELETE FROM attribute_names WHERE app_id = %s", (app_id,))
         self._conn.execute("DELETE FROM apps WHERE id = %s", (app_id,))
 
     def active_endpoints_with_address(self, app_id: str, address: str) -> list[EndpointResponse]:
-        return self._docs(
-            "SELECT doc FROM endpoints WHERE app_id = %s AND address = %s AND status = 'ACTIVE'",
-            (app_id, address),
-        )
+        self._lock("address", app_id, address)
+        return self._rows(f"{_ENDPOINTS} AND address = %s AND status = 'ACTIVE'", (app_id, address))
+
+    def _lock_for_write(self, app_id: str, key: str, after: tuple[str | None, ...]) -> None:
+        """The locks of the endpoint's id, and of its user and address before and after."""
+        self._lock("endpoint", app_id, key)
+        if (app_id, key) not in self._seen:
+            self.get_endpoint(app_id, key)
+        user_before, address_before = self._seen[app_id, key]
+        user_after, address_after = after
+        self._lock("user", app_id, user_before, user_after)
+        self._lock("address", app_id, address_before, address_after)
+        self._seen[app_id, key] = (user_after, address_after)
 
     def put_endpoint(self, app_id: str, endpoint: EndpointResponse) -> None:
         assert isinstance(endpoint.id, str)
         assert isinstance(endpoint.endpoint_status, str)
+        key = endpoint_key(endpoint.id)
+        user_id = user_id_of(endpoint)
         address = endpoint.address if isinstance(endpoint.address, str) else None
+        self._lock_for_write(app_id, key, (user_id, address))
         self._conn.execute(
             "INSERT INTO endpoints (app_id, id_key, user_id, address, status, doc)"
             " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (app_id, id_key) DO UPDATE SET"
             " user_id = excluded.user_id, address = excluded.address,"
             " status = excluded.status, doc = excluded.doc",
-            (
-                app_id,
-                endpoint_key(endpoint.id),
-                user_id_of(endpoint),
-                address,
-                endpoint.endpoint_status,
-                encode(endpoint).decode(),
-            ),
+            (app_id, key, user_id, address, endpoint.endpoint_status, encode(endpoint).decode()),
         )
 
     def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None:
+        keys = list(keys)
+        for key in keys:
+            self._lock_for_write(app_id, key, (None, None))
         self._conn.execute(
-            "DELETE FROM endpoints WHERE app_id = %s AND id_key = ANY(%s)", (app_id, list(keys))
+            "DELETE FROM endpoints WHERE app_id = %s AND id_key = ANY(%s)", (app_id, keys)
         )
 
     def known_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> set[str]:
+        wanted = set(names)
+        known = self._known_names(app_id, kind, wanted)
+        if known != wanted and self._locks is not None:
+            # About to register new names: from here on the app's registry must hold still.
+            self._lock("names", app_id, "")
+            known = self._known_names(app_id, kind, wanted)
+        return known
+
+    def _known_names(self, app_id: str, kind: str, names: set[str]) -> set[str]:
         rows = self._conn.execute(
             "SELECT name FROM attribute_names WHERE app_id = %s AND kind = %s AND name = ANY(%s)",
             (app_id, kind, list(names)),
@@ -234,6 +324,7 @@ class PostgresTx(WriteTx):
         return {name for (name,) in rows}
 
     def add_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None:
+        self._lock("names", app_id, "")
         self._conn.execute(
             "INSERT INTO attribute_names (app_id, kind, name)"
             " SELECT %s, %s, unnest(%s::text[]) ON CONFLICT DO NOTHING",
@@ -241,14 +332,14 @@ class PostgresTx(WriteTx):
         )
 
     def remove_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None:
+        self._lock("names", app_id, "")
         self._conn.execute(
             "DELETE FROM attribute_names WHERE app_id = %s AND kind = %s AND name = ANY(%s)",
             (app_id, kind, list(names)),
         )
 
 
-def _configure(conn: Connection) -> None:
-    conn.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
+_ENDPOINTS = "SELECT app_id, id_key, user_id, address, doc FROM endpoints WHERE app_id = %s"
 
 
 def pool_size() -> int:
@@ -276,7 +367,6 @@ class PostgresStore:
             min_size=1,
             max_size=size,
             kwargs={"autocommit": True},
-            configure=_configure,
             name="openpinpoint",
             open=True,
         )
@@ -295,29 +385,33 @@ class PostgresStore:
         return await loop.run_in_executor(self._threads, self._transact, fn, write)
 
     def _transact(self, fn: Callable[[PostgresTx], T], write: bool) -> T:
-        """Run `fn` in one transaction, again from the start while it loses to a concurrent
-        one: a retried attempt sees the winner's commit, as if it had come after it."""
+        """Run `fn` in one transaction, again from the start when it meets a lock held by
+        another: the rerun waits for that transaction and sees what it committed."""
         deadline = time.monotonic() + RETRY_BUDGET_SECONDS
         backoff = FIRST_BACKOFF_SECONDS
+        wanted: dict[int, bool] = {}
         while True:
             try:
                 with self._pool.connection() as conn:
-                    # Reads take one consistent snapshot and can never fail to serialise.
+                    # Reads take one consistent snapshot and need no locks.
                     conn.isolation_level = (
-                        psycopg.IsolationLevel.SERIALIZABLE
+                        psycopg.IsolationLevel.READ_COMMITTED
                         if write
                         else psycopg.IsolationLevel.REPEATABLE_READ
                     )
                     conn.read_only = not write
                     with conn.transaction():
-                        return fn(PostgresTx(conn))
+                        locks = Locks(conn, wanted) if write else None
+                        return fn(PostgresTx(conn, locks))
+            except LockConflict as conflict:
+                (wanted,) = conflict.args
+                if time.monotonic() > deadline:
+                    raise self._gave_up() from None
+                log.debug("retrying a transaction after LockConflict")
+                continue
             except RETRYABLE as error:
                 if time.monotonic() + backoff > deadline:
-                    raise TooManyRequests(
-                        "The request kept conflicting with concurrent updates of the same "
-                        "endpoints or users; retry it",
-                        retry_after=1.0,
-                    ) from error
+                    raise self._gave_up() from error
                 log.debug("retrying a transaction after %s", type(error).__name__)
             except PoolTimeout as error:
                 raise TooManyRequests(
@@ -325,6 +419,14 @@ class PostgresStore:
                 ) from error
             time.sleep(random.uniform(0, backoff))
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    @staticmethod
+    def _gave_up() -> TooManyRequests:
+        return TooManyRequests(
+            "The request kept conflicting with concurrent updates of the same endpoints or "
+            "users; retry it",
+            retry_after=1.0,
+        )
 
     async def close(self) -> None:
         await asyncio.to_thread(self._close)
