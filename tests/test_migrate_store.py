@@ -89,7 +89,7 @@ def dump(url: str) -> dict[str, Any]:
 
                 def app_contents(tx: Any, app_id: str = app.id) -> dict[str, Any]:
                     names = {kind: tx.attribute_names(app_id, kind) for kind in ATTRIBUTE_KINDS}
-                    return {"names": names, "endpoints": tx.app_endpoints(app_id, "", 10**6)}
+                    return {"names": names, "endpoints": tx.list_endpoints(app_id, "", 10**6)}
 
                 contents[app.id] = {"app": app, **await store.read(app_contents)}
             return contents

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
@@ -22,8 +21,6 @@ log = logging.getLogger("openpinpoint")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9400
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
-# How the supervisor hands the settings to the worker processes it spawns.
-WORKER_SETTINGS_ENV = "OPENPINPOINT_WORKER_SETTINGS"
 
 
 @dataclass(frozen=True)
@@ -83,13 +80,17 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def worker_app() -> PinpointApp:
-    """The app of one worker process under `--workers N` (an import-string factory)."""
-    fields = json.loads(os.environ[WORKER_SETTINGS_ENV])
-    url = fields.pop("url")
-    settings = ServerSettings(**fields)
-    configure_logging(settings.log_level, settings.access_log)
-    return build_app(settings, url)
+@dataclass(frozen=True)
+class AppFactory:
+    """Builds the app in the process that serves it. Picklable, so that under `--workers`
+    each spawned worker receives it and builds its own app and store."""
+
+    settings: ServerSettings
+    url: str
+
+    def __call__(self) -> PinpointApp:
+        configure_logging(self.settings.log_level, self.settings.access_log)
+        return build_app(self.settings, self.url)
 
 
 def serve(settings: ServerSettings) -> None:
@@ -102,21 +103,10 @@ def serve(settings: ServerSettings) -> None:
     sock = bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
     url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-    if settings.workers == 1:
-        uvicorn.Server(_uvicorn_config(build_app(settings, url))).run(sockets=[sock])
-        return
-    # Spawned workers import the app by name and read their settings from the environment.
-    os.environ[WORKER_SETTINGS_ENV] = json.dumps({**asdict(settings), "url": url})
-    config = _uvicorn_config(f"{__name__}:worker_app", workers=settings.workers)
-    log.info("starting %d worker processes", settings.workers)
-    Multiprocess(config, sockets=[sock]).run()
-
-
-def _uvicorn_config(app: PinpointApp | str, workers: int = 1) -> uvicorn.Config:
-    return uvicorn.Config(
-        app,
-        factory=isinstance(app, str),
-        workers=workers,
+    config = uvicorn.Config(
+        AppFactory(settings, url),
+        factory=True,
+        workers=settings.workers,
         http="httptools",
         loop="uvloop",
         lifespan="on",
@@ -125,3 +115,8 @@ def _uvicorn_config(app: PinpointApp | str, workers: int = 1) -> uvicorn.Config:
         server_header=False,
         timeout_graceful_shutdown=30,
     )
+    if settings.workers == 1:
+        uvicorn.Server(config).run(sockets=[sock])
+    else:
+        log.info("starting %d worker processes", settings.workers)
+        Multiprocess(config, sockets=[sock]).run()

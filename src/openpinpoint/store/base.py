@@ -43,7 +43,7 @@ class ReadTx(Protocol):
 
     def user_endpoints(self, app_id: str, user_id: str) -> list[EndpointResponse]: ...
 
-    def app_endpoints(self, app_id: str, after_key: str, limit: int) -> list[EndpointResponse]:
+    def list_endpoints(self, app_id: str, after_key: str, limit: int) -> list[EndpointResponse]:
         """Up to `limit` of the app's endpoints whose case-folded id sorts (byte-wise) after
         `after_key`, in that order; `after_key=""` starts at the first."""
         ...

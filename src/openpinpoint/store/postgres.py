@@ -2,12 +2,13 @@
 database.
 
 Each `read`/`write` runs its plain domain function in a worker thread on a pooled psycopg 3
-connection, inside one transaction that commits before the caller resumes (G12). Writes run
-at SERIALIZABLE and are retried on serialization failures, deadlocks and lock timeouts; that
-makes every rule the core checks by reading (G5 duplicate addresses, G6 fifteen endpoints
-per user, G9 attribute-name quota, per-key merges) hold across processes without the core
-knowing which rows it will touch before it reads them. docs/architecture.md explains why
-this beats explicit locking here.
+connection, inside one transaction that commits before the caller resumes (G12). Reads see
+one REPEATABLE READ snapshot. Writes run at READ COMMITTED under transaction-scoped advisory
+locks that the transaction takes as it goes, on each endpoint id, user, address and app it
+reads or writes (`PostgresTx`); that makes every rule the core checks by reading (G5
+duplicate addresses, G6 fifteen endpoints per user, G9 attribute-name quota, per-key merges)
+hold across any number of processes. docs/architecture.md explains the protocol and why it
+was chosen over SERIALIZABLE.
 """
 
 from __future__ import annotations
@@ -174,7 +175,13 @@ class PostgresTx(WriteTx):
     """One transaction. In a write transaction every read takes, first, the lock of what it
     reads (an endpoint id, a user, an address, an app's attribute names), and every endpoint
     write the locks of its id and of its user and address before and after; so whatever a
-    transaction has read stays as read until it commits (see docs/architecture.md)."""
+    transaction has read stays as read until it commits (see docs/architecture.md).
+
+    Extending it: a new read in a write transaction takes the lock of what it reads; a new
+    write of endpoints goes through `_lock_for_write`; a write of anything else in an app
+    relies on the app's shared lock, which `get_app` (called by every operation on an app
+    through `require_app`) takes, or takes a lock of its own. `LockConflict` must be left
+    to propagate."""
 
     def __init__(self, conn: Connection, locks: Locks | None) -> None:
         self._conn = conn
@@ -227,7 +234,7 @@ class PostgresTx(WriteTx):
         self._lock("user", app_id, user_id)
         return self._rows(f"{_ENDPOINTS} AND user_id = %s ORDER BY id_key", (app_id, user_id))
 
-    def app_endpoints(self, app_id: str, after_key: str, limit: int) -> list[EndpointResponse]:
+    def list_endpoints(self, app_id: str, after_key: str, limit: int) -> list[EndpointResponse]:
         return self._rows(
             f"{_ENDPOINTS} AND id_key > %s ORDER BY id_key LIMIT %s",
             (app_id, after_key, limit),

@@ -130,7 +130,7 @@ class SQLiteTx(WriteTx):
             (app_id, user_id),
         )
 
-    def app_endpoints(self, app_id: str, after_key: str, limit: int) -> list[EndpointResponse]:
+    def list_endpoints(self, app_id: str, after_key: str, limit: int) -> list[EndpointResponse]:
         return self._docs(
             "SELECT doc FROM endpoints WHERE app_id = ? AND id_key > ? ORDER BY id_key LIMIT ?",
             (app_id, after_key, limit),

@@ -53,7 +53,7 @@ def _apps_page(after: int, tx: ReadTx) -> list[tuple[int, App]]:
 
 
 def _endpoints_page(app_id: str, after: str, tx: ReadTx) -> list[EndpointResponse]:
-    return tx.app_endpoints(app_id, after, PAGE)
+    return tx.list_endpoints(app_id, after, PAGE)
 
 
 async def all_apps(store: Store) -> list[App]:
