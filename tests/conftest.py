@@ -119,8 +119,20 @@ class PostgresDatabases:
 
     def create(self) -> str:
         name = f"openpinpoint_test_{secrets.token_hex(6)}"
+        create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            try:
+                # A natural-language collation, as production databases often have, so that
+                # any comparison that is not byte-wise (COLLATE "C") shows up in the tests.
+                conn.execute(
+                    create
+                    + sql.SQL(
+                        " TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+                        " LOCALE 'C.UTF-8'"
+                    )
+                )
+            except psycopg.Error:  # a server without ICU (or older than 15)
+                conn.execute(create)
         self.names.append(name)
         return urlunsplit(urlsplit(self.admin_url)._replace(path=f"/{name}"))
 

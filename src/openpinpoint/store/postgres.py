@@ -18,6 +18,7 @@ import hashlib
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -123,6 +124,26 @@ def migrate(conn: Connection) -> int:
     return SCHEMA_VERSION
 
 
+# PostgreSQL text cannot hold NUL, which SQLite stores and a client's JSON string may contain.
+# The columns that hold client text outside the JSON document (address, attribute name) store
+# such a value escaped, injectively: a value holding NUL, or starting with the mark, becomes
+# the mark followed by the value with each mark doubled and each NUL written as mark + "0".
+_MARK = "\x01"
+_ESCAPED = re.compile("\x01(.)", re.DOTALL)
+
+
+def to_column(value: str) -> str:
+    if "\x00" not in value and not value.startswith(_MARK):
+        return value
+    return _MARK + value.replace(_MARK, _MARK * 2).replace("\x00", _MARK + "0")
+
+
+def from_column(value: str) -> str:
+    if not value.startswith(_MARK):
+        return value
+    return _ESCAPED.sub(lambda m: "\x00" if m[1] == "0" else m[1], value[1:])
+
+
 def lock_key(kind: str, app_id: str, value: str = "") -> int:
     """The advisory-lock key (a signed 64-bit int) of one thing in one app. Two things that
     happen to share a key only wait for each other a little more than they need to."""
@@ -202,7 +223,7 @@ class PostgresTx(WriteTx):
         found = []
         for app_id, key, user_id, address, doc in self._conn.execute(sql, params):
             if locked:
-                self._seen[app_id, key] = (user_id, address)
+                self._seen[app_id, key] = (user_id, address and from_column(address))
             found.append(_decode_endpoint(doc))
         return found
 
@@ -212,6 +233,8 @@ class PostgresTx(WriteTx):
         return int(row[0])
 
     def get_app(self, app_id: str) -> App | None:
+        if "\x00" in app_id:  # from a URL; no stored id holds NUL
+            return None
         # Shared: writes in an app exclude only its update and deletion, not each other.
         self._lock("app", app_id, "", exclusive=False)
         row = self._conn.execute("SELECT doc FROM apps WHERE id = %s", (app_id,)).fetchone()
@@ -255,7 +278,7 @@ class PostgresTx(WriteTx):
             "SELECT name FROM attribute_names WHERE app_id = %s AND kind = %s ORDER BY name",
             (app_id, kind),
         )
-        return [name for (name,) in rows]
+        return [from_column(name) for (name,) in rows]
 
     def count_attribute_names(self, app_id: str) -> int:
         self._lock("names", app_id, "")
@@ -278,7 +301,9 @@ class PostgresTx(WriteTx):
 
     def active_endpoints_with_address(self, app_id: str, address: str) -> list[EndpointResponse]:
         self._lock("address", app_id, address)
-        return self._rows(f"{_ENDPOINTS} AND address = %s AND status = 'ACTIVE'", (app_id, address))
+        return self._rows(
+            f"{_ENDPOINTS} AND address = %s AND status = 'ACTIVE'", (app_id, to_column(address))
+        )
 
     def _lock_for_write(self, app_id: str, key: str, after: tuple[str | None, ...]) -> None:
         """The locks of the endpoint's id, and of its user and address before and after."""
@@ -303,7 +328,14 @@ class PostgresTx(WriteTx):
             " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (app_id, id_key) DO UPDATE SET"
             " user_id = excluded.user_id, address = excluded.address,"
             " status = excluded.status, doc = excluded.doc",
-            (app_id, key, user_id, address, endpoint.endpoint_status, encode(endpoint).decode()),
+            (
+                app_id,
+                key,
+                user_id,
+                address and to_column(address),
+                endpoint.endpoint_status,
+                encode(endpoint).decode(),
+            ),
         )
 
     def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None:
@@ -326,23 +358,23 @@ class PostgresTx(WriteTx):
     def _known_names(self, app_id: str, kind: str, names: set[str]) -> set[str]:
         rows = self._conn.execute(
             "SELECT name FROM attribute_names WHERE app_id = %s AND kind = %s AND name = ANY(%s)",
-            (app_id, kind, list(names)),
+            (app_id, kind, [to_column(name) for name in names]),
         )
-        return {name for (name,) in rows}
+        return {from_column(name) for (name,) in rows}
 
     def add_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None:
         self._lock("names", app_id, "")
         self._conn.execute(
             "INSERT INTO attribute_names (app_id, kind, name)"
             " SELECT %s, %s, unnest(%s::text[]) ON CONFLICT DO NOTHING",
-            (app_id, kind, list(names)),
+            (app_id, kind, [to_column(name) for name in names]),
         )
 
     def remove_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None:
         self._lock("names", app_id, "")
         self._conn.execute(
             "DELETE FROM attribute_names WHERE app_id = %s AND kind = %s AND name = ANY(%s)",
-            (app_id, kind, list(names)),
+            (app_id, kind, [to_column(name) for name in names]),
         )
 
 
