@@ -99,12 +99,18 @@ def dump(url: str) -> dict[str, Any]:
     return asyncio.run(read())
 
 
+@pytest.fixture
+def original(tmp_path: Path) -> str:
+    """A populated SQLite store."""
+    url = sqlite_url(tmp_path / "original.db")
+    populate(url)
+    return url
+
+
 @pytest.mark.parametrize("middle", STORES)
 def test_round_trip_through_another_store_keeps_everything(
-    middle: str, request: pytest.FixtureRequest, tmp_path: Path
+    original: str, middle: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    original = sqlite_url(tmp_path / "original.db")
-    populate(original)
     there = new_store_url(middle, request, tmp_path)
     back = sqlite_url(tmp_path / "back.db")
 
@@ -142,15 +148,13 @@ def test_round_trip_through_another_store_keeps_everything(
 
 @pytest.mark.parametrize("target_kind", STORES)
 def test_refuses_a_target_that_is_not_empty(
-    target_kind: str, request: pytest.FixtureRequest, tmp_path: Path
+    original: str, target_kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    source = sqlite_url(tmp_path / "source.db")
-    populate(source)
     target = new_store_url(target_kind, request, tmp_path)
-    assert migrate(source, target).returncode == 0
+    assert migrate(original, target).returncode == 0
     before = dump(target)
 
-    again = migrate(source, target)
+    again = migrate(original, target)
 
     assert again.returncode == 1
     assert "is not empty" in again.stderr
