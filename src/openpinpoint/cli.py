@@ -67,10 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument(
         "--workers",
         type=_positive,
-        default=_positive(os.environ.get("OPENPINPOINT_WORKERS", "1")),
+        default=os.environ.get("OPENPINPOINT_WORKERS", "1"),
         metavar="N",
-        help="server processes sharing the port (default 1; $OPENPINPOINT_WORKERS); "
-        "each opens its own connections to the database",
+        help="server processes sharing the port (default 1; $OPENPINPOINT_WORKERS); on "
+        "PostgreSQL each opens up to $OPENPINPOINT_DB_POOL_SIZE connections (default 10)",
     )
     serve_cmd.add_argument(
         "--log-level",
