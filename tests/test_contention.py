@@ -7,6 +7,7 @@ over both. Clients never retry, so a lock error or a give-up would surface as a 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 import pytest
 
 from conftest import STORE_KINDS, RunningServer, new_store_url, pinpoint_client, store_param
+from openpinpoint.store import open_store
 
 T = TypeVar("T")
 
@@ -37,6 +39,18 @@ class Cluster:
     def app(self) -> str:
         response = self.clients[0].create_app(CreateApplicationRequest={"Name": "contention"})
         return str(response["ApplicationResponse"]["Id"])
+
+    def endpoints_stored(self, app_id: str) -> int:
+        """How many endpoint rows the store holds for the app, looked at directly."""
+
+        async def count() -> int:
+            store = open_store(self.servers[0].db_url)
+            try:
+                return await store.read(lambda tx: tx.count_endpoints(app_id))
+            finally:
+                await store.close()
+
+        return asyncio.run(count())
 
 
 @pytest.fixture(
@@ -276,3 +290,48 @@ def test_delete_user_endpoints_racing_updates_loses_nothing(cluster: Cluster) ->
         assert present != (endpoint_id in deleted), endpoint_id
     for endpoint_id in refused:
         assert endpoint(cluster.clients[0], app_id, endpoint_id) is None
+
+
+def test_tags_from_many_clients_all_survive(cluster: Cluster) -> None:
+    """TagResource merges into the app's tags: concurrent taggers lose none (G10)."""
+    app_id = cluster.app()
+    arn = cluster.clients[0].get_app(ApplicationId=app_id)["ApplicationResponse"]["Arn"]
+
+    def work(index: int) -> None:
+        for op in range(3):
+            cluster.client_for(index).tag_resource(
+                ResourceArn=arn, TagsModel={"tags": {f"c{index}-{op}": "v"}}
+            )
+
+    run_clients(work)
+    tags = cluster.clients[-1].list_tags_for_resource(ResourceArn=arn)["TagsModel"]["tags"]
+    assert tags == {f"c{i}-{op}": "v" for i in range(CLIENTS) for op in range(3)}
+
+
+def test_delete_app_racing_updates_leaves_no_endpoint_behind(cluster: Cluster) -> None:
+    """An UpdateEndpoint either lands before DeleteApp (and is deleted with the app) or
+    finds the app gone (404); no endpoint outlives its app (G10)."""
+    app_id = cluster.app()
+    created = threading.Event()
+
+    def work(index: int) -> None:
+        client = cluster.client_for(index)
+        if index == 0:
+            assert created.wait(60)
+            client.delete_app(ApplicationId=app_id)
+            return
+        for op in range(OPS_PER_CLIENT):
+            try:
+                client.update_endpoint(
+                    ApplicationId=app_id,
+                    EndpointId=f"c{index}-{op}",
+                    EndpointRequest={"ChannelType": "SMS", "User": {"UserId": f"u{index}"}},
+                )
+            except client.exceptions.NotFoundException:
+                return
+            created.set()
+
+    run_clients(work)
+    with pytest.raises(cluster.clients[0].exceptions.NotFoundException):
+        cluster.clients[0].get_app(ApplicationId=app_id)
+    assert cluster.endpoints_stored(app_id) == 0

@@ -187,8 +187,9 @@ class Locks:
             if granted:
                 self.held[key] = exclusive or self.held.get(key, False)
         if not all(granted for (granted,) in rows):
+            # Everything held, and what was missing in the mode asked for.
             raise LockConflict(
-                {k: exclusive or self.held.get(k, False) for k in missing} | self.held
+                self.held | {k: exclusive or self.held.get(k, False) for k in missing}
             )
 
 
