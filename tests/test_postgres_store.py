@@ -147,6 +147,38 @@ def test_a_writer_that_finds_an_endpoint_locked_reruns_after_the_holder_commits(
     assert attempts == {"a": 1, "b": 2}
 
 
+@pytest.mark.postgres
+def test_requests_succeed_after_the_database_closes_the_servers_connections(
+    postgres_url: str,
+) -> None:
+    """As after a PostgreSQL restart or failover: every pooled connection is dead, and the
+    next requests run on new ones instead of failing."""
+    server = RunningServer(postgres_url)
+    try:
+        client = server.client(retries={"max_attempts": 1})
+        app_id = client.create_app(CreateApplicationRequest={"Name": "survivor"})[
+            "ApplicationResponse"
+        ]["Id"]
+        with ThreadPoolExecutor(8) as pool:  # open several pooled connections
+            list(pool.map(lambda _: client.get_app(ApplicationId=app_id), range(32)))
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()
+        assert ended is not None
+        assert ended[0] >= 1
+
+        for n in range(4):
+            client.update_endpoint(
+                ApplicationId=app_id, EndpointId=f"e{n}", EndpointRequest={"Address": f"a{n}"}
+            )
+        assert client.get_app(ApplicationId=app_id)["ApplicationResponse"]["Name"] == "survivor"
+    finally:
+        server.stop()
+    assert "database connection lost" in server.log
+
+
 def test_logged_urls_hide_the_password() -> None:
     assert redact("postgresql://app:s3cret@db.internal:5432/pinpoint") == (
         "postgresql://app:***@db.internal:5432/pinpoint"

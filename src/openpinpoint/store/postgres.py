@@ -431,6 +431,8 @@ class PostgresStore:
         backoff = FIRST_BACKOFF_SECONDS
         wanted: dict[int, bool] = {}
         while True:
+            conn: Connection | None = None
+            committing = False
             try:
                 with self._pool.connection() as conn:
                     # Reads take one consistent snapshot and need no locks.
@@ -442,7 +444,9 @@ class PostgresStore:
                     conn.read_only = not write
                     with conn.transaction():
                         locks = Locks(conn, wanted) if write else None
-                        return fn(PostgresTx(conn, locks))
+                        result = fn(PostgresTx(conn, locks))
+                        committing = True
+                    return result
             except LockConflict as conflict:
                 (wanted,) = conflict.args
                 if time.monotonic() > deadline:
@@ -457,6 +461,14 @@ class PostgresStore:
                 raise TooManyRequests(
                     "All database connections are busy; retry the request", retry_after=1.0
                 ) from error
+            except psycopg.OperationalError:
+                # A connection lost before COMMIT (server restart, failover, a killed
+                # session) changed nothing: run again on another one. Lost during COMMIT,
+                # the outcome is unknown, so the request fails.
+                if committing or conn is None or not conn.broken or time.monotonic() > deadline:
+                    raise
+                log.warning("database connection lost; running the transaction again")
+                continue
             time.sleep(random.uniform(0, backoff))
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
