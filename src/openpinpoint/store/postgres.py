@@ -39,6 +39,7 @@ from openpinpoint.store.base import App, ReadTx, WriteTx
 
 T = TypeVar("T")
 Connection = psycopg.Connection[TupleRow]
+Query = tuple[str, tuple[Any, ...]]  # SQL and its parameters
 log = logging.getLogger("openpinpoint.store")
 
 POOL_SIZE_ENV = "OPENPINPOINT_DB_POOL_SIZE"
@@ -172,25 +173,31 @@ class Locks:
             conn.execute(f"SELECT {fn}(%s)", (key,))
             self.held[key] = exclusive
 
-    def take(self, keys: Iterable[int], exclusive: bool = True) -> None:
+    def take(
+        self, keys: Iterable[int], exclusive: bool = True, then: Query | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Try the locks; then run the query `then` and return its rows."""
         missing = sorted(
             {k for k in keys if k not in self.held or (exclusive and not self.held[k])}
         )
         if not missing:
-            return
+            return self._conn.execute(*then).fetchall() if then else []
         fn = "pg_try_advisory_xact_lock" if exclusive else "pg_try_advisory_xact_lock_shared"
-        rows = self._conn.execute(
-            f"SELECT {fn}(k) FROM unnest(%s::bigint[]) AS k",
-            (missing,),
-        ).fetchall()
-        for key, (granted,) in zip(missing, rows, strict=True):
-            if granted:
+        # One round trip for both: the server runs the query after the lock statement, so
+        # at READ COMMITTED it sees every commit of the locks' previous holders.
+        with self._conn.pipeline():
+            tried = self._conn.execute(f"SELECT {fn}(k) FROM unnest(%s::bigint[]) AS k", (missing,))
+            done = self._conn.execute(*then) if then else None
+        granted = [ok for (ok,) in tried.fetchall()]
+        for key, ok in zip(missing, granted, strict=True):
+            if ok:
                 self.held[key] = exclusive or self.held.get(key, False)
-        if not all(granted for (granted,) in rows):
+        if not all(granted):
             # Everything held, and what was missing in the mode asked for.
             raise LockConflict(
                 self.held | {k: exclusive or self.held.get(k, False) for k in missing}
             )
+        return done.fetchall() if done else []
 
 
 class PostgresTx(WriteTx):
@@ -211,18 +218,27 @@ class PostgresTx(WriteTx):
         # (user_id, address) of endpoints read or written under lock, by (app_id, id_key).
         self._seen: dict[tuple[str, str], tuple[str | None, str | None]] = {}
 
-    def _lock(self, kind: str, app_id: str, *values: str | None, exclusive: bool = True) -> None:
+    def _lock(
+        self,
+        kind: str,
+        app_id: str,
+        *values: str | None,
+        exclusive: bool = True,
+        then: Query | None = None,
+    ) -> list[tuple[Any, ...]]:
+        """In a write transaction, the locks of `values` of `kind`; then the rows of `then`."""
         if self._locks is not None:
             keys = [lock_key(kind, app_id, v) for v in values if v is not None]
-            self._locks.take(keys, exclusive)
+            return self._locks.take(keys, exclusive, then)
+        return self._conn.execute(*then).fetchall() if then else []
 
-    def _rows(
-        self, sql: str, params: tuple[Any, ...], locked: bool = True
+    def _endpoints(
+        self, rows: Iterable[tuple[Any, ...]], locked: bool = True
     ) -> list[EndpointResponse]:
-        """Endpoints from `SELECT app_id, id_key, user_id, address, doc ...`; `locked` when
-        the caller holds a lock that keeps them as read."""
+        """Endpoints from rows of `_ENDPOINTS`; `locked` when the caller holds a lock that
+        keeps them as read."""
         found = []
-        for app_id, key, user_id, address, doc in self._conn.execute(sql, params):
+        for app_id, key, user_id, address, doc in rows:
             if locked:
                 self._seen[app_id, key] = (user_id, address and from_column(address))
             found.append(_decode_endpoint(doc))
@@ -237,9 +253,14 @@ class PostgresTx(WriteTx):
         if "\x00" in app_id:  # from a URL; no stored id holds NUL
             return None
         # Shared: writes in an app exclude only its update and deletion, not each other.
-        self._lock("app", app_id, "", exclusive=False)
-        row = self._conn.execute("SELECT doc FROM apps WHERE id = %s", (app_id,)).fetchone()
-        return _decode_app(row[0]) if row else None
+        rows = self._lock(
+            "app",
+            app_id,
+            "",
+            exclusive=False,
+            then=("SELECT doc FROM apps WHERE id = %s", (app_id,)),
+        )
+        return _decode_app(rows[0][0]) if rows else None
 
     def list_apps(self, after: int, limit: int) -> list[tuple[int, App]]:
         rows = self._conn.execute(
@@ -248,22 +269,23 @@ class PostgresTx(WriteTx):
         return [(seq, _decode_app(doc)) for seq, doc in rows]
 
     def get_endpoint(self, app_id: str, key: str) -> EndpointResponse | None:
-        self._lock("endpoint", app_id, key)
-        found = self._rows(f"{_ENDPOINTS} AND id_key = %s", (app_id, key))
+        rows = self._lock(
+            "endpoint", app_id, key, then=(f"{_ENDPOINTS} AND id_key = %s", (app_id, key))
+        )
+        found = self._endpoints(rows)
         if not found:
             self._seen[app_id, key] = (None, None)
         return found[0] if found else None
 
     def user_endpoints(self, app_id: str, user_id: str) -> list[EndpointResponse]:
-        self._lock("user", app_id, user_id)
-        return self._rows(f"{_ENDPOINTS} AND user_id = %s ORDER BY id_key", (app_id, user_id))
+        query = f"{_ENDPOINTS} AND user_id = %s ORDER BY id_key"
+        return self._endpoints(self._lock("user", app_id, user_id, then=(query, (app_id, user_id))))
 
     def list_endpoints(self, app_id: str, after_key: str, limit: int) -> list[EndpointResponse]:
-        return self._rows(
-            f"{_ENDPOINTS} AND id_key > %s ORDER BY id_key LIMIT %s",
-            (app_id, after_key, limit),
-            locked=False,
+        rows = self._conn.execute(
+            f"{_ENDPOINTS} AND id_key > %s ORDER BY id_key LIMIT %s", (app_id, after_key, limit)
         )
+        return self._endpoints(rows, locked=False)
 
     def count_endpoints(self, app_id: str) -> int:
         return self._count("SELECT count(*) FROM endpoints WHERE app_id = %s", (app_id,))
@@ -274,16 +296,13 @@ class PostgresTx(WriteTx):
         )
 
     def attribute_names(self, app_id: str, kind: str) -> list[str]:
-        self._lock("names", app_id, "")
-        rows = self._conn.execute(
-            "SELECT name FROM attribute_names WHERE app_id = %s AND kind = %s ORDER BY name",
-            (app_id, kind),
-        )
+        query = "SELECT name FROM attribute_names WHERE app_id = %s AND kind = %s ORDER BY name"
+        rows = self._lock("names", app_id, "", then=(query, (app_id, kind)))
         return [from_column(name) for (name,) in rows]
 
     def count_attribute_names(self, app_id: str) -> int:
-        self._lock("names", app_id, "")
-        return self._count("SELECT count(*) FROM attribute_names WHERE app_id = %s", (app_id,))
+        query = "SELECT count(*) FROM attribute_names WHERE app_id = %s"
+        return int(self._lock("names", app_id, "", then=(query, (app_id,)))[0][0])
 
     def insert_app(self, app: App) -> None:
         self._conn.execute(
@@ -301,10 +320,9 @@ class PostgresTx(WriteTx):
         self._conn.execute("DELETE FROM apps WHERE id = %s", (app_id,))
 
     def active_endpoints_with_address(self, app_id: str, address: str) -> list[EndpointResponse]:
-        self._lock("address", app_id, address)
-        return self._rows(
-            f"{_ENDPOINTS} AND address = %s AND status = 'ACTIVE'", (app_id, to_column(address))
-        )
+        query = f"{_ENDPOINTS} AND address = %s AND status = 'ACTIVE'"
+        rows = self._lock("address", app_id, address, then=(query, (app_id, to_column(address))))
+        return self._endpoints(rows)
 
     def _lock_for_write(self, app_id: str, key: str, after: tuple[str | None, ...]) -> None:
         """The locks of the endpoint's id, and of its user and address before and after."""
