@@ -231,7 +231,7 @@ class _WriterTurn:
     that commits back to back can keep another waiting for seconds. An exclusive `flock` on
     a file beside the database queues the writers in the kernel instead, which wakes the
     next one as soon as the lock is free. Where `flock` does not exist the busy timeout
-    alone keeps writers apart.
+    alone keeps writers apart (and servers should not be started at the same moment).
     """
 
     def __init__(self, path: Path) -> None:
@@ -244,6 +244,12 @@ class _WriterTurn:
     def release(self) -> None:
         if fcntl:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def __enter__(self) -> None:
+        self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
     def close(self) -> None:
         if fcntl:
@@ -318,12 +324,16 @@ class SQLiteStore:
         self.path = path
         self.url = url
         path.parent.mkdir(parents=True, exist_ok=True)
-        writer_conn = _connect(path)
-        migrate(writer_conn)
-        self._reader = _connect(path)
+        self._turn = _WriterTurn(path)
+        # Switching a new database to WAL needs an exclusive lock, which SQLite refuses at
+        # once ("database is locked", no busy wait) when another process is doing the same;
+        # servers starting together take turns instead.
+        with self._turn:
+            writer_conn = _connect(path)
+            migrate(writer_conn)
+            self._reader = _connect(path)
         self._reader.execute("PRAGMA query_only = 1")
         self._read_tx = SQLiteTx(self._reader)
-        self._turn = _WriterTurn(path)
         self._writer = _GroupCommitWriter(writer_conn, self._turn)
         self._writer.start()
         self._writer_conn = writer_conn
