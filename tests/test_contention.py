@@ -66,11 +66,11 @@ def cluster(
         servers = [RunningServer(url), RunningServer(url)]
     elif topology == "two-workers":
         servers = [RunningServer(url, "--workers", "2")]
-    else:
-        servers = [RunningServer(url)]
-    if topology == "two-workers":
+        # Both workers serve before the clients start: two processes, one port.
         workers = servers[0].wait_for_lines(r"listening on .*process (\d+)\)", 2)
         assert len({match[1] for match in workers}) == 2
+    else:
+        servers = [RunningServer(url)]
     clients = [
         pinpoint_client(s.url, max_pool_connections=CLIENTS * 2, retries={"max_attempts": 1})
         for s in servers
