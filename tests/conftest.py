@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -93,6 +94,20 @@ class RunningServer:
 
     def kill(self) -> int:
         return self.stop(signal.SIGKILL)
+
+
+def start_servers(db_url: str, count: int, *args: str) -> list[RunningServer]:
+    """`count` servers on one store, started at the same moment; if any fails to start,
+    the others are stopped and the error raised."""
+    with ThreadPoolExecutor(count) as pool:
+        starting = [pool.submit(RunningServer, db_url, *args) for _ in range(count)]
+    started = [future.result() for future in starting if future.exception() is None]
+    failures = [error for future in starting if (error := future.exception()) is not None]
+    if failures:
+        for server in started:
+            server.stop()
+        raise failures[0]
+    return started
 
 
 def pinpoint_client(url: str, region: str = "us-east-1", **config: Any) -> Any:

@@ -17,7 +17,14 @@ from typing import Any, TypeVar
 
 import pytest
 
-from conftest import STORE_KINDS, RunningServer, new_store_url, pinpoint_client, store_param
+from conftest import (
+    STORE_KINDS,
+    RunningServer,
+    new_store_url,
+    pinpoint_client,
+    start_servers,
+    store_param,
+)
 from openpinpoint.store import open_store
 
 T = TypeVar("T")
@@ -63,7 +70,7 @@ def cluster(
     kind, topology = request.param
     url = new_store_url(kind, request, tmp_path_factory.mktemp("contention"))
     if topology == "two-servers":
-        servers = [RunningServer(url), RunningServer(url)]
+        servers = start_servers(url, 2)
     elif topology == "two-workers":
         servers = [RunningServer(url, "--workers", "2")]
         # Both workers serve before the clients start: two processes, one port.

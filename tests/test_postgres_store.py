@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from conftest import STORES, PostgresDatabases, RunningServer, new_store_url
+from conftest import STORES, PostgresDatabases, RunningServer, new_store_url, start_servers
 from openpinpoint.core.shapes import EndpointResponse
 from openpinpoint.store import open_store
 from openpinpoint.store.base import WriteTx
@@ -53,8 +53,7 @@ def test_two_servers_starting_at_once_on_a_new_store_share_it(
     kind: str, request: pytest.FixtureRequest, tmp_path: Any
 ) -> None:
     url = new_store_url(kind, request, tmp_path)
-    with ThreadPoolExecutor(2) as pool:
-        first, second = pool.map(lambda _: RunningServer(url), range(2))
+    first, second = start_servers(url, 2)
     try:
         app = first.client().create_app(CreateApplicationRequest={"Name": "shared"})
         app_id = app["ApplicationResponse"]["Id"]
