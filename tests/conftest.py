@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import boto3
+import psycopg
 import pytest
 from botocore.config import Config
+from psycopg import sql
 
 from openpinpoint.keys import AccessKey, KeyFile
 
@@ -26,6 +31,18 @@ same credentials as the AWS CLI tests use, so they need no changes."""
 
 READY = re.compile(r"listening on (https?://\S+)")
 START_TIMEOUT = 60.0
+T = TypeVar("T")
+POSTGRES_ENV = "OPENPINPOINT_TEST_POSTGRES_URL"
+STORE_KINDS = ("sqlite", "postgresql")
+
+
+def store_param(kind: str, *more: str) -> Any:
+    """A pytest param for a test on store `kind`; PostgreSQL ones carry the postgres mark."""
+    marks = [pytest.mark.postgres] if kind == "postgresql" else []
+    return pytest.param((kind, *more) if more else kind, id="-".join((kind, *more)), marks=marks)
+
+
+STORES = [store_param(kind) for kind in STORE_KINDS]
 
 
 class _Lines:
@@ -44,15 +61,20 @@ class _Lines:
         with self._new_line:
             self._new_line.notify_all()
 
-    def wait_for(self, text: str, timeout: float = START_TIMEOUT) -> str:
-        """The first line containing `text`, waiting for it to be written."""
+    def wait_until(self, found: Callable[[], T | None], what: str) -> T:
+        """What `found` returns once it is not None, re-checked as each line comes."""
         with self._new_line:
-            found = self._new_line.wait_for(
-                lambda: next((line for line in self.lines if text in line), None), timeout
-            )
-        if found is None:
-            raise AssertionError(f"no line with {text!r}:\n" + "\n".join(self.lines))
-        return found
+            result = self._new_line.wait_for(found, START_TIMEOUT)
+        if result is None:
+            raise AssertionError(f"no {what}:\n" + "\n".join(self.lines))
+        return result
+
+    def wait_for(self, text: str) -> str:
+        """The first line containing `text`, waiting for it to be written."""
+        return self.wait_until(
+            lambda: next((line for line in self.lines if text in line), None),
+            f"line with {text!r}",
+        )
 
 
 class RunningServer:
@@ -110,11 +132,21 @@ class RunningServer:
     def log(self) -> str:
         return "\n".join(self.lines)
 
-    def wait_for_log(self, text: str, timeout: float = START_TIMEOUT) -> str:
-        return self._log.wait_for(text, timeout)
+    def wait_for_log(self, text: str) -> str:
+        return self._log.wait_for(text)
 
-    def wait_for_output(self, text: str, timeout: float = START_TIMEOUT) -> str:
-        return self._output.wait_for(text, timeout)
+    def wait_for_output(self, text: str) -> str:
+        return self._output.wait_for(text)
+
+    def wait_for_lines(self, pattern: str, count: int) -> list[re.Match[str]]:
+        """The first `count` log lines matching `pattern`, once the server has logged them."""
+        regex = re.compile(pattern)
+
+        def found() -> list[re.Match[str]] | None:
+            matches = [m for line in self.lines if (m := regex.search(line))][:count]
+            return matches if len(matches) == count else None
+
+        return self._log.wait_until(found, f"{count} log lines matching {pattern!r}")
 
     def client(self, key: AccessKey = TEST_KEY, **config: Any) -> Any:
         return pinpoint_client(self.url, key=key, **config)
@@ -129,6 +161,20 @@ class RunningServer:
 
     def kill(self) -> int:
         return self.stop(signal.SIGKILL)
+
+
+def start_servers(db_url: str, count: int, *args: str) -> list[RunningServer]:
+    """`count` servers on one store, started at the same moment; if any fails to start,
+    the others are stopped and the error raised."""
+    with ThreadPoolExecutor(count) as pool:
+        starting = [pool.submit(RunningServer, db_url, *args) for _ in range(count)]
+    started = [future.result() for future in starting if future.exception() is None]
+    failures = [error for future in starting if (error := future.exception()) is not None]
+    if failures:
+        for server in started:
+            server.stop()
+        raise failures[0]
+    return started
 
 
 def pinpoint_client(
@@ -150,10 +196,71 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path.resolve()}"
 
 
-@pytest.fixture(scope="session", params=["sqlite"])
+class PostgresDatabases:
+    """Uniquely named databases on the test PostgreSQL server, all dropped at the end."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self.names: list[str] = []
+
+    def create(self) -> str:
+        name = f"openpinpoint_test_{secrets.token_hex(6)}"
+        create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            try:
+                # A natural-language collation, as production databases often have, so that
+                # any comparison that is not byte-wise (COLLATE "C") shows up in the tests.
+                conn.execute(
+                    create
+                    + sql.SQL(
+                        " TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+                        " LOCALE 'C.UTF-8'"
+                    )
+                )
+            except psycopg.Error:  # a server without ICU (or older than 15)
+                conn.execute(create)
+        self.names.append(name)
+        return urlunsplit(urlsplit(self.admin_url)._replace(path=f"/{name}"))
+
+    def drop_all(self) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            for name in self.names:
+                # FORCE ends the sessions of servers that a failed test left running.
+                drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                conn.execute(drop.format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def postgres_databases() -> Iterator[PostgresDatabases]:
+    admin_url = os.environ.get(POSTGRES_ENV)
+    if not admin_url:
+        pytest.skip(
+            f"PostgreSQL tests need ${POSTGRES_ENV}, e.g. "
+            "postgresql://postgres@127.0.0.1:5432/test (.ci/run sets it)"
+        )
+    databases = PostgresDatabases(admin_url)
+    yield databases
+    databases.drop_all()
+
+
+def new_store_url(kind: str, request: pytest.FixtureRequest, directory: Path) -> str:
+    """An empty store of `kind`: a new SQLite file in `directory`, or a new database."""
+    if kind == "postgresql":
+        databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+        return databases.create()
+    return sqlite_url(directory / f"openpinpoint-{secrets.token_hex(4)}.db")
+
+
+@pytest.fixture(scope="session", params=STORES)
 def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """Where the shared server keeps its data; one entry per store backend."""
-    return sqlite_url(tmp_path_factory.mktemp("store") / "openpinpoint.db")
+    return new_store_url(request.param, request, tmp_path_factory.mktemp("store"))
+
+
+@pytest.fixture(params=STORES)
+def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store of its own for one test, on each backend."""
+    return new_store_url(request.param, request, tmp_path)
 
 
 @pytest.fixture(scope="session")

@@ -105,3 +105,6 @@ class MemoryTx(WriteTx):
 
     def put_job(self, job: JobRecord) -> None:
         self.jobs[job.id] = job
+
+    def count_users(self, app_id: str) -> int:
+        return len({user_id_of(e) for (a, _), e in self.endpoints.items() if a == app_id} - {None})

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import MofNCompleteColumn, Progress
 
 from openpinpoint import __version__
 from openpinpoint.cli_security import (
@@ -23,7 +24,20 @@ from openpinpoint.core.provider import DEFAULT_ACCOUNT_ID
 from openpinpoint.files import LOCAL_FILES_ENV, S3_ENDPOINT_ENV, FileSettings
 from openpinpoint.keys import KeyFileError
 from openpinpoint.server import DEFAULT_HOST, DEFAULT_PORT, ServerSettings, serve
-from openpinpoint.store.open import DATA_DIR_ENV, StoreURLError, default_url, open_store
+from openpinpoint.store.copy import (
+    Counts,
+    StoreCopyError,
+    all_apps,
+    copy_store,
+    count_endpoints,
+)
+from openpinpoint.store.open import (
+    DATA_DIR_ENV,
+    StoreURLError,
+    default_url,
+    open_store,
+    sqlite_path,
+)
 from openpinpoint.transfer import TransferError, export_endpoints, import_files, print_summary
 
 
@@ -70,6 +84,14 @@ def _parser() -> argparse.ArgumentParser:
         f"(default {DEFAULT_LEASE_SECONDS:g}; $OPENPINPOINT_JOB_LEASE_SECONDS)",
     )
     serve_cmd.add_argument(
+        "--workers",
+        type=_positive,
+        default=os.environ.get("OPENPINPOINT_WORKERS", "1"),
+        metavar="N",
+        help="server processes sharing the port (default 1; $OPENPINPOINT_WORKERS); on "
+        "PostgreSQL each opens up to $OPENPINPOINT_DB_POOL_SIZE connections (default 10)",
+    )
+    serve_cmd.add_argument(
         "--log-level",
         default=os.environ.get("OPENPINPOINT_LOG_LEVEL", "info"),
         choices=["debug", "info", "warning", "error"],
@@ -88,6 +110,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_serve_arguments(serve_cmd)
     add_keys_command(commands)
+
+    migrate_cmd = commands.add_parser(
+        "migrate-store",
+        help="copy all data from one store into another",
+        description="Copy everything (applications and their tags, endpoints and their users, "
+        "the attribute-name registry) from one store into another, empty one, for example "
+        "from SQLite to PostgreSQL or back, then check that both hold as many of each. Stop "
+        "the servers that use the source first.",
+    )
+    migrate_cmd.add_argument(
+        "--from", dest="source", metavar="URL", required=True, help="database URL to copy from"
+    )
+    migrate_cmd.add_argument(
+        "--to",
+        dest="target",
+        metavar="URL",
+        required=True,
+        help="database URL to copy into; created if it is a new SQLite file, else must be empty",
+    )
 
     export_cmd = commands.add_parser(
         "export",
@@ -134,7 +175,8 @@ def _add_store_options(command: argparse.ArgumentParser) -> None:
         "--db",
         metavar="URL",
         default=os.environ.get("OPENPINPOINT_DB"),
-        help="database URL: sqlite:///relative.db or sqlite:////absolute/path.db "
+        help="database URL: sqlite:///relative.db, sqlite:////absolute/path.db or "
+        "postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE "
         "(default: SQLite in the data directory; $OPENPINPOINT_DB)",
     )
     command.add_argument(
@@ -175,6 +217,12 @@ def _transfer(args: argparse.Namespace) -> int:
     return 1 if summary.failed_jobs or summary.failures else 0
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -185,6 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return keys_main(args, parser)
     if args.command in ("export", "import"):
         return _transfer(args)
+    if args.command == "migrate-store":
+        return migrate_store(args.source, args.target)
     if args.command == "serve":
         url = args.db or default_url()
         try:
@@ -201,6 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             access_log=args.access_log,
             files=FileSettings(s3_endpoint_url=args.s3_endpoint_url, local_root=args.local_files),
             job_lease_seconds=args.job_lease_seconds,
+            workers=args.workers,
             **serve_settings(args, parser),
         )
         try:
@@ -217,3 +268,40 @@ def main(argv: Sequence[str] | None = None) -> int:
 def open_store_check(url: str) -> None:
     """Fail fast, before binding a port, on a URL that cannot be opened."""
     asyncio.run(open_store(url).close())
+
+
+def migrate_store(source_url: str, target_url: str) -> int:
+    console = Console(stderr=True)
+    if source_url == target_url:
+        console.print("openpinpoint: --from and --to name the same store")
+        return 2
+    if source_url.startswith("sqlite:///") and not sqlite_path(source_url).is_file():
+        console.print(f"openpinpoint: there is no SQLite database at {source_url}")
+        return 2
+    try:
+        counts = asyncio.run(_copy(source_url, target_url, console))
+    except (StoreURLError, StoreCopyError, RuntimeError) as error:
+        console.print(f"openpinpoint: {error}")
+        return 1
+    console.print(
+        f"copied and checked {counts.apps} applications, {counts.endpoints} endpoints, "
+        f"{counts.users} users and {counts.attribute_names} attribute names"
+    )
+    return 0
+
+
+async def _copy(source_url: str, target_url: str, console: Console) -> Counts:
+    source = open_store(source_url)
+    try:
+        target = open_store(target_url)
+        try:
+            total = await count_endpoints(source, await all_apps(source))
+            with Progress(
+                *Progress.get_default_columns(), MofNCompleteColumn(), console=console
+            ) as progress:
+                task = progress.add_task("copying endpoints", total=total)
+                return await copy_store(source, target, lambda n: progress.advance(task, n))
+        finally:
+            await target.close()
+    finally:
+        await source.close()

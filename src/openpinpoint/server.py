@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from openpinpoint import __version__
 from openpinpoint.core.jobs import DEFAULT_LEASE_SECONDS, JobRunner
@@ -49,12 +51,13 @@ class ServerSettings:
     tls_cert: str | None = None
     tls_key: str | None = None
 
+    files: FileSettings = field(default_factory=FileSettings)
+    job_lease_seconds: float = DEFAULT_LEASE_SECONDS
+    workers: int = 1
+
     @property
     def keys_path(self) -> Path:
         return self.keys_file or default_keys_path()
-
-    files: FileSettings = field(default_factory=FileSettings)
-    job_lease_seconds: float = DEFAULT_LEASE_SECONDS
 
 
 def configure_logging(level: str, access_log: bool) -> None:
@@ -98,7 +101,13 @@ def build_app(settings: ServerSettings, url: str) -> PinpointApp:
         runner = JobRunner(store, Files(settings.files), lease_seconds=settings.job_lease_seconds)
         await runner.start()
         runners.append(runner)
-        log.info("OpenPinpoint %s listening on %s (store: %s)", __version__, url, store.url)
+        log.info(
+            "OpenPinpoint %s listening on %s (store: %s, process %d)",
+            __version__,
+            url,
+            store.url,
+            os.getpid(),
+        )
         credentials = (
             "aws_access_key_id='any', aws_secret_access_key='any'"
             if settings.auth == "none"
@@ -167,8 +176,25 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+@dataclass(frozen=True)
+class AppFactory:
+    """Builds the app in the process that serves it. Picklable, so that under `--workers`
+    each spawned worker receives it and builds its own app and store."""
+
+    settings: ServerSettings
+    url: str
+
+    def __call__(self) -> PinpointApp:
+        configure_logging(self.settings.log_level, self.settings.access_log)
+        return build_app(self.settings, self.url)
+
+
 def serve(settings: ServerSettings) -> None:
-    """Serve until SIGINT/SIGTERM; requests in flight are finished first."""
+    """Serve until SIGINT/SIGTERM; requests in flight are finished first.
+
+    With `workers` > 1 a supervisor process spawns that many workers that accept on the one
+    socket bound here; each opens its own store (see docs/scaling.md).
+    """
     configure_logging(settings.log_level, settings.access_log)
     sock = bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
@@ -177,7 +203,9 @@ def serve(settings: ServerSettings) -> None:
     if settings.auth == "sigv4":
         create_first_key(KeyFile(settings.keys_path), url)
     config = uvicorn.Config(
-        build_app(settings, url),
+        AppFactory(settings, url),
+        factory=True,
+        workers=settings.workers,
         http="httptools",
         loop="uvloop",
         lifespan="on",
@@ -188,4 +216,8 @@ def serve(settings: ServerSettings) -> None:
         ssl_certfile=settings.tls_cert,
         ssl_keyfile=settings.tls_key,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    if settings.workers == 1:
+        uvicorn.Server(config).run(sockets=[sock])
+    else:
+        log.info("starting %d worker processes", settings.workers)
+        Multiprocess(config, sockets=[sock]).run()

@@ -8,8 +8,8 @@ such a function over `ReadTx`/`WriteTx`, so each backend only supplies these pri
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Protocol, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from msgspec import Struct
 
@@ -43,6 +43,22 @@ class JobRecord(Struct, kw_only=True):
     lease_until: float = 0.0
     doc: str
 
+    COLUMNS: ClassVar[str] = "app_id, id, type, status, owner, lease_until, doc"
+    """The SQL stores' columns of a job, in the order `from_row` reads them."""
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> JobRecord:
+        app_id, job_id, job_type, status, owner, lease_until, doc = row
+        return cls(
+            app_id=app_id,
+            id=job_id,
+            type=job_type,
+            status=status,
+            owner=owner,
+            lease_until=lease_until,
+            doc=doc,
+        )
+
 
 class ReadTx(Protocol):
     def get_app(self, app_id: str) -> App | None: ...
@@ -58,8 +74,8 @@ class ReadTx(Protocol):
     def user_endpoints(self, app_id: str, user_id: str) -> list[EndpointResponse]: ...
 
     def list_endpoints(self, app_id: str, after_key: str, limit: int) -> list[EndpointResponse]:
-        """Up to `limit` endpoints of the app, in key order, whose key is greater than
-        `after_key` ("" for the first page)."""
+        """Up to `limit` of the app's endpoints whose case-folded id sorts (byte-wise) after
+        `after_key`, in that order; `after_key=""` starts at the first."""
         ...
 
     def count_endpoints(self, app_id: str) -> int: ...
@@ -75,6 +91,14 @@ class ReadTx(Protocol):
     def unfinished_jobs(self) -> list[JobRecord]:
         """Every job, in any app, whose status is CREATED or PROCESSING."""
         ...
+
+    def count_users(self, app_id: str) -> int:
+        """How many distinct user ids the app's endpoints carry."""
+        ...
+
+    def attribute_names(self, app_id: str, kind: str) -> list[str]: ...
+
+    def count_attribute_names(self, app_id: str) -> int: ...
 
 
 class WriteTx(ReadTx, Protocol):
@@ -99,10 +123,6 @@ class WriteTx(ReadTx, Protocol):
     def known_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> set[str]:
         """Those of `names` already registered for the app under `kind`."""
         ...
-
-    def attribute_names(self, app_id: str, kind: str) -> list[str]: ...
-
-    def count_attribute_names(self, app_id: str) -> int: ...
 
     def add_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None: ...
 

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from openpinpoint.store.base import Store
+from openpinpoint.store.postgres import PostgresStore, redact
 from openpinpoint.store.sqlite import SQLiteStore
 
 DATA_DIR_ENV = "OPENPINPOINT_DATA"
@@ -37,6 +38,9 @@ def sqlite_path(url: str) -> Path:
 def open_store(url: str) -> Store:
     if url.startswith("sqlite:///"):
         return SQLiteStore(sqlite_path(url))
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresStore(url)
     raise StoreURLError(
-        f"unsupported database URL {url!r}: use sqlite:///PATH (PostgreSQL support is planned)"
+        f"unsupported database URL {redact(url)!r}: use sqlite:///PATH or "
+        "postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
     )

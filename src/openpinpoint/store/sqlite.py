@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -19,6 +20,11 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 import msgspec
 
@@ -93,7 +99,6 @@ DELETE_ENDPOINT_SQL = "DELETE FROM endpoints WHERE app_id = ? AND id_key = ?"
 
 _decode_endpoint = msgspec.json.Decoder(EndpointResponse).decode
 _decode_app = msgspec.json.Decoder(App).decode
-_JOB_COLUMNS = "app_id, id, type, status, owner, lease_until, doc"
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -133,6 +138,9 @@ class SQLiteTx(WriteTx):
     def _docs(self, sql: str, params: tuple[Any, ...]) -> list[EndpointResponse]:
         return [_decode_endpoint(doc) for (doc,) in self._conn.execute(sql, params)]
 
+    def _count(self, sql: str, params: tuple[Any, ...]) -> int:
+        return int(self._conn.execute(sql, params).fetchone()[0])
+
     def get_app(self, app_id: str) -> App | None:
         row = self._conn.execute("SELECT doc FROM apps WHERE id = ?", (app_id,)).fetchone()
         return _decode_app(row[0]) if row else None
@@ -159,33 +167,35 @@ class SQLiteTx(WriteTx):
         )
 
     def count_endpoints(self, app_id: str) -> int:
-        row = self._conn.execute(
-            "SELECT count(*) FROM endpoints WHERE app_id = ?", (app_id,)
-        ).fetchone()
-        return int(row[0])
+        return self._count("SELECT count(*) FROM endpoints WHERE app_id = ?", (app_id,))
+
+    def count_users(self, app_id: str) -> int:
+        return self._count(
+            "SELECT count(DISTINCT user_id) FROM endpoints WHERE app_id = ?", (app_id,)
+        )
 
     def get_job(self, app_id: str, job_id: str) -> JobRecord | None:
         row = self._conn.execute(
-            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE app_id = ? AND id = ?", (app_id, job_id)
+            f"SELECT {JobRecord.COLUMNS} FROM jobs WHERE app_id = ? AND id = ?", (app_id, job_id)
         ).fetchone()
-        return _job_record(row) if row else None
+        return JobRecord.from_row(row) if row else None
 
     def list_jobs(
         self, app_id: str, job_type: str, after: int, limit: int
     ) -> list[tuple[int, JobRecord]]:
         rows = self._conn.execute(
-            f"SELECT seq, {_JOB_COLUMNS} FROM jobs WHERE app_id = ? AND type = ? AND seq > ?"
+            f"SELECT seq, {JobRecord.COLUMNS} FROM jobs WHERE app_id = ? AND type = ? AND seq > ?"
             " ORDER BY seq LIMIT ?",
             (app_id, job_type, after, limit),
         )
-        return [(row[0], _job_record(row[1:])) for row in rows]
+        return [(row[0], JobRecord.from_row(row[1:])) for row in rows]
 
     def unfinished_jobs(self) -> list[JobRecord]:
         rows = self._conn.execute(
-            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status IN ('CREATED', 'PROCESSING')"
+            f"SELECT {JobRecord.COLUMNS} FROM jobs WHERE status IN ('CREATED', 'PROCESSING')"
             " ORDER BY seq"
         )
-        return [_job_record(row) for row in rows]
+        return [JobRecord.from_row(row) for row in rows]
 
     def insert_app(self, app: App) -> None:
         self._conn.execute("INSERT INTO apps (id, doc) VALUES (?, ?)", (app.id, encode(app)))
@@ -240,10 +250,7 @@ class SQLiteTx(WriteTx):
         return [name for (name,) in rows]
 
     def count_attribute_names(self, app_id: str) -> int:
-        row = self._conn.execute(
-            "SELECT count(*) FROM attribute_names WHERE app_id = ?", (app_id,)
-        ).fetchone()
-        return int(row[0])
+        return self._count("SELECT count(*) FROM attribute_names WHERE app_id = ?", (app_id,))
 
     def add_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None:
         self._conn.executemany(
@@ -259,24 +266,43 @@ class SQLiteTx(WriteTx):
 
     def put_job(self, job: JobRecord) -> None:
         self._conn.execute(
-            f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            f"INSERT INTO jobs ({JobRecord.COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (id) DO UPDATE SET status = excluded.status,"
             " owner = excluded.owner, lease_until = excluded.lease_until, doc = excluded.doc",
             (job.app_id, job.id, job.type, job.status, job.owner, job.lease_until, job.doc),
         )
 
 
-def _job_record(row: tuple[Any, ...]) -> JobRecord:
-    app_id, job_id, job_type, status, owner, lease_until, doc = row
-    return JobRecord(
-        app_id=app_id,
-        id=job_id,
-        type=job_type,
-        status=status,
-        owner=owner,
-        lease_until=lease_until,
-        doc=doc,
-    )
+class _WriterTurn:
+    """Whose turn it is to write, among the processes sharing the database file.
+
+    SQLite's own busy handler polls the write lock with sleeps of up to 100 ms, so a process
+    that commits back to back can keep another waiting for seconds. An exclusive `flock` on
+    a file beside the database queues the writers in the kernel instead, which wakes the
+    next one as soon as the lock is free. Where `flock` does not exist the busy timeout
+    alone keeps writers apart (and servers should not be started at the same moment).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o644) if fcntl else -1
+
+    def acquire(self) -> None:
+        if fcntl:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def release(self) -> None:
+        if fcntl:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def __enter__(self) -> None:
+        self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def close(self) -> None:
+        if fcntl:
+            os.close(self._fd)
 
 
 _Job = tuple[Callable[[WriteTx], Any], "Future[Any]"]
@@ -285,9 +311,10 @@ _Job = tuple[Callable[[WriteTx], Any], "Future[Any]"]
 class _GroupCommitWriter(threading.Thread):
     """The one thread that writes; see the module docstring."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, turn: _WriterTurn) -> None:
         super().__init__(name="openpinpoint-sqlite-writer", daemon=True)
         self._conn = conn
+        self._turn = turn
         self._tx = SQLiteTx(conn)
         self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
 
@@ -319,6 +346,7 @@ class _GroupCommitWriter(threading.Thread):
             return
         outcomes: list[tuple[bool, Any]] = []
         try:
+            self._turn.acquire()
             self._conn.execute("BEGIN IMMEDIATE")
             for fn, _ in group:
                 self._conn.execute("SAVEPOINT request")
@@ -334,6 +362,8 @@ class _GroupCommitWriter(threading.Thread):
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
             outcomes = [(False, error)] * len(group)
+        finally:
+            self._turn.release()
         for (_, future), (ok, value) in zip(group, outcomes, strict=True):
             if ok:
                 future.set_result(value)
@@ -348,12 +378,17 @@ class SQLiteStore:
         self.path = path.resolve()
         self.url = f"sqlite:///{self.path}"
         path.parent.mkdir(parents=True, exist_ok=True)
-        writer_conn = _connect(path)
-        migrate(writer_conn)
-        self._reader = _connect(path)
+        self._turn = _WriterTurn(path)
+        # Switching a new database to WAL needs an exclusive lock, which SQLite refuses at
+        # once ("database is locked", no busy wait) when another process is doing the same;
+        # servers starting together take turns instead.
+        with self._turn:
+            writer_conn = _connect(path)
+            migrate(writer_conn)
+            self._reader = _connect(path)
         self._reader.execute("PRAGMA query_only = 1")
         self._read_tx = SQLiteTx(self._reader)
-        self._writer = _GroupCommitWriter(writer_conn)
+        self._writer = _GroupCommitWriter(writer_conn, self._turn)
         self._writer.start()
         self._writer_conn = writer_conn
 
@@ -372,5 +407,6 @@ class SQLiteStore:
     async def close(self) -> None:
         self._writer.jobs.put(None)
         await asyncio.to_thread(self._writer.join)
+        self._turn.close()
         self._writer_conn.close()
         self._reader.close()

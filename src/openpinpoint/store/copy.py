@@ -1,0 +1,119 @@
+"""Copying everything from one store to another (`openpinpoint migrate-store`).
+
+Works through the `Store` interface only, so any pair of backends works in either direction.
+The copy goes app by app, endpoints in pages of `PAGE` per transaction, so a large store
+never needs one huge transaction; the target must start empty and nothing may write to
+the source meanwhile (stop the servers first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from openpinpoint.core.shapes import EndpointResponse
+from openpinpoint.core.values import endpoint_key
+from openpinpoint.store.base import ATTRIBUTE_KINDS, App, ReadTx, Store, WriteTx
+
+PAGE = 500
+
+
+class StoreCopyError(RuntimeError):
+    """The copy cannot start, or its result does not match the source."""
+
+
+@dataclass(frozen=True)
+class Counts:
+    apps: int = 0
+    endpoints: int = 0
+    users: int = 0
+    attribute_names: int = 0
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(
+            self.apps + other.apps,
+            self.endpoints + other.endpoints,
+            self.users + other.users,
+            self.attribute_names + other.attribute_names,
+        )
+
+
+def app_counts(tx: ReadTx, app_id: str) -> Counts:
+    return Counts(
+        apps=1,
+        endpoints=tx.count_endpoints(app_id),
+        users=tx.count_users(app_id),
+        attribute_names=tx.count_attribute_names(app_id),
+    )
+
+
+def _apps_page(after: int, tx: ReadTx) -> list[tuple[int, App]]:
+    return tx.list_apps(after, PAGE)
+
+
+def _endpoints_page(app_id: str, after: str, tx: ReadTx) -> list[EndpointResponse]:
+    return tx.list_endpoints(app_id, after, PAGE)
+
+
+async def all_apps(store: Store) -> list[App]:
+    apps: list[App] = []
+    after = 0
+    while page := await store.read(partial(_apps_page, after)):
+        apps += [app for _, app in page]
+        after = page[-1][0]
+    return apps
+
+
+async def count_endpoints(store: Store, apps: list[App]) -> int:
+    return sum(await store.read(lambda tx: [tx.count_endpoints(app.id) for app in apps]))
+
+
+async def copy_store(
+    source: Store, target: Store, on_copied: Callable[[int], None] = lambda n: None
+) -> Counts:
+    """Copy every app (with its tags), endpoint (with its user) and registered attribute
+    name; `on_copied(n)` after each page of n endpoints. Returns what the source held, once
+    the target has been checked to hold exactly as much of each, app by app."""
+    if await target.read(lambda tx: tx.list_apps(0, 1)):
+        raise StoreCopyError(f"the target store {target.url} is not empty")
+    apps = await all_apps(source)
+    for app in apps:
+        await _copy_app(source, target, app, on_copied)
+    total = Counts()
+    for app_id in (app.id for app in apps):
+        expected = await source.read(partial(app_counts, app_id=app_id))
+        copied = await target.read(partial(app_counts, app_id=app_id))
+        if copied != expected:
+            raise StoreCopyError(
+                f"application {app_id}: the source holds {expected} but the target {copied}"
+            )
+        total += expected
+    return total
+
+
+async def _copy_app(
+    source: Store, target: Store, app: App, on_copied: Callable[[int], None]
+) -> None:
+    names = await source.read(
+        lambda tx: {kind: tx.attribute_names(app.id, kind) for kind in ATTRIBUTE_KINDS}
+    )
+
+    def insert(tx: WriteTx) -> None:
+        tx.insert_app(app)
+        for kind, kind_names in names.items():
+            tx.add_attribute_names(app.id, kind, kind_names)
+
+    await target.write(insert)
+    after = ""
+    while page := await source.read(partial(_endpoints_page, app.id, after)):
+
+        def put(tx: WriteTx, page: list[EndpointResponse] = page) -> None:
+            for endpoint in page:
+                tx.put_endpoint(app.id, endpoint)
+
+        await target.write(put)
+        on_copied(len(page))
+        last = page[-1].id
+        assert isinstance(last, str)
+        after = endpoint_key(last)

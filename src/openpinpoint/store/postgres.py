@@ -1,0 +1,554 @@
+"""The PostgreSQL store: any number of server processes, on any number of machines, on one
+database.
+
+Each `read`/`write` runs its plain domain function in a worker thread on a pooled psycopg 3
+connection, inside one transaction that commits before the caller resumes (G12). Reads see
+one REPEATABLE READ snapshot. Writes run at READ COMMITTED under transaction-scoped advisory
+locks that the transaction takes as it goes, on each endpoint id, user, address and app it
+reads or writes (`PostgresTx`); that makes every rule the core checks by reading (G5
+duplicate addresses, G6 fifteen endpoints per user, G9 attribute-name quota, per-key merges)
+hold across any number of processes. docs/architecture.md explains the protocol and why it
+was chosen over SERIALIZABLE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import random
+import re
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import msgspec
+import psycopg
+from psycopg import errors
+from psycopg.rows import TupleRow
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from openpinpoint.core.endpoints import user_id_of
+from openpinpoint.core.errors import TooManyRequests
+from openpinpoint.core.shapes import EndpointResponse, encode
+from openpinpoint.core.values import endpoint_key
+from openpinpoint.store.base import App, JobRecord, ReadTx, WriteTx
+
+T = TypeVar("T")
+Connection = psycopg.Connection[TupleRow]
+Query = tuple[str, tuple[Any, ...]]  # SQL and its parameters
+log = logging.getLogger("openpinpoint.store")
+
+POOL_SIZE_ENV = "OPENPINPOINT_DB_POOL_SIZE"
+DEFAULT_POOL_SIZE = 10
+CONNECT_TIMEOUT = 10
+# A request gives up (429, which AWS SDKs retry) only after this long losing conflicts.
+RETRY_BUDGET_SECONDS = 20.0
+FIRST_BACKOFF_SECONDS = 0.002
+MAX_BACKOFF_SECONDS = 0.2
+# Not expected with the locking below, but a transaction that meets one is safe to rerun.
+RETRYABLE = (errors.SerializationFailure, errors.DeadlockDetected)
+# Any 64-bit constant that no other application is likely to use on the same database.
+MIGRATION_LOCK_KEY = 0x6F70656E70696E70  # "openpinp"
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        # COLLATE "C" everywhere: ids and names sort and compare byte-wise, as in SQLite,
+        # whatever the database's default collation.
+        """CREATE TABLE apps (
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            id text COLLATE "C" NOT NULL UNIQUE,
+            doc text NOT NULL
+        )""",
+        # The endpoint document is the exact JSON text the core encodes, as in SQLite:
+        # jsonb would reorder its keys and refuses the \\u0000 escape that a string may hold.
+        """CREATE TABLE endpoints (
+            app_id text COLLATE "C" NOT NULL,
+            id_key text COLLATE "C" NOT NULL,
+            user_id text COLLATE "C",
+            address text COLLATE "C",
+            status text NOT NULL,
+            doc text NOT NULL,
+            PRIMARY KEY (app_id, id_key)
+        )""",
+        "CREATE INDEX endpoints_by_user ON endpoints (app_id, user_id) WHERE user_id IS NOT NULL",
+        "CREATE INDEX endpoints_by_address ON endpoints (app_id, address, status)"
+        " WHERE address IS NOT NULL",
+        """CREATE TABLE attribute_names (
+            app_id text COLLATE "C" NOT NULL,
+            kind text COLLATE "C" NOT NULL,
+            name text COLLATE "C" NOT NULL,
+            PRIMARY KEY (app_id, kind, name)
+        )""",
+    ),
+    2: (
+        """CREATE TABLE jobs (
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            id text COLLATE "C" NOT NULL UNIQUE,
+            app_id text COLLATE "C" NOT NULL,
+            type text NOT NULL,
+            status text NOT NULL,
+            owner text NOT NULL,
+            lease_until double precision NOT NULL,
+            doc text NOT NULL
+        )""",
+        "CREATE INDEX jobs_by_app ON jobs (app_id, type, seq)",
+        "CREATE INDEX jobs_unfinished ON jobs (status) WHERE status IN ('CREATED', 'PROCESSING')",
+    ),
+}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+_decode_endpoint = msgspec.json.Decoder(EndpointResponse).decode
+_decode_app = msgspec.json.Decoder(App).decode
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def migrate(conn: Connection) -> int:
+    """Bring the schema to SCHEMA_VERSION; idempotent, and safe when several servers start
+    at once (they queue on one advisory lock; the first applies, the others find it done)."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version integer PRIMARY KEY,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+        version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"the database has schema version {version}, newer than this OpenPinpoint "
+                f"understands ({SCHEMA_VERSION}); upgrade OpenPinpoint"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[target]:
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (target,))
+            log.info("migrated PostgreSQL schema to version %d", target)
+    return SCHEMA_VERSION
+
+
+# PostgreSQL text cannot hold NUL, which SQLite stores and a client's JSON string may contain.
+# The columns that hold client text outside the JSON document (address, attribute name) store
+# such a value escaped, injectively: a value holding NUL, or starting with the mark, becomes
+# the mark followed by the value with each mark doubled and each NUL written as mark + "0".
+_MARK = "\x01"
+_ESCAPED = re.compile("\x01(.)", re.DOTALL)
+
+
+def to_column(value: str) -> str:
+    if "\x00" not in value and not value.startswith(_MARK):
+        return value
+    return _MARK + value.replace(_MARK, _MARK * 2).replace("\x00", _MARK + "0")
+
+
+def from_column(value: str) -> str:
+    if not value.startswith(_MARK):
+        return value
+    return _ESCAPED.sub(lambda m: "\x00" if m[1] == "0" else m[1], value[1:])
+
+
+def lock_key(kind: str, app_id: str, value: str = "") -> int:
+    """The advisory-lock key (a signed 64-bit int) of one thing in one app. Two things that
+    happen to share a key only wait for each other a little more than they need to."""
+    digest = hashlib.blake2b(f"{kind}\0{app_id}\0{value}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class LockConflict(Exception):
+    """A lock that a running write transaction asked for is held by another transaction."""
+
+
+class Locks:
+    """The advisory locks of one write transaction (docs/architecture.md, "PostgreSQL").
+
+    Running transactions only *try* locks and never wait while holding any, so they cannot
+    deadlock; one that finds a lock taken starts again and first waits for every lock it
+    needed, in key order. `wanted` maps each key to whether it is needed exclusively.
+    """
+
+    def __init__(self, conn: Connection, wanted: dict[int, bool]) -> None:
+        self._conn = conn
+        self.held: dict[int, bool] = {}
+        for key in sorted(wanted):
+            exclusive = wanted[key]
+            fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+            conn.execute(f"SELECT {fn}(%s)", (key,))
+            self.held[key] = exclusive
+
+    def take(
+        self, keys: Iterable[int], exclusive: bool = True, then: Query | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Try the locks; then run the query `then` and return its rows."""
+        missing = sorted(
+            {k for k in keys if k not in self.held or (exclusive and not self.held[k])}
+        )
+        if not missing:
+            return self._conn.execute(*then).fetchall() if then else []
+        fn = "pg_try_advisory_xact_lock" if exclusive else "pg_try_advisory_xact_lock_shared"
+        # One round trip for both: the server runs the query after the lock statement, so
+        # at READ COMMITTED it sees every commit of the locks' previous holders.
+        with self._conn.pipeline():
+            tried = self._conn.execute(f"SELECT {fn}(k) FROM unnest(%s::bigint[]) AS k", (missing,))
+            done = self._conn.execute(*then) if then else None
+        granted = [ok for (ok,) in tried.fetchall()]
+        for key, ok in zip(missing, granted, strict=True):
+            if ok:
+                self.held[key] = exclusive or self.held.get(key, False)
+        if not all(granted):
+            # Everything held, and what was missing in the mode asked for.
+            raise LockConflict(
+                self.held | {k: exclusive or self.held.get(k, False) for k in missing}
+            )
+        return done.fetchall() if done else []
+
+
+class PostgresTx(WriteTx):
+    """One transaction. In a write transaction every read takes, first, the lock of what it
+    reads (an endpoint id, a user, an address, an app's attribute names), and every endpoint
+    write the locks of its id and of its user and address before and after; so whatever a
+    transaction has read stays as read until it commits (see docs/architecture.md).
+
+    Extending it: a new read in a write transaction takes the lock of what it reads; a new
+    write of endpoints goes through `_lock_for_write`; a write of anything else in an app
+    relies on the app's shared lock, which `get_app` (called by every operation on an app
+    through `require_app`) takes, or takes a lock of its own. `LockConflict` must be left
+    to propagate."""
+
+    def __init__(self, conn: Connection, locks: Locks | None) -> None:
+        self._conn = conn
+        self._locks = locks
+        # (user_id, address) of endpoints read or written under lock, by (app_id, id_key).
+        self._seen: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+
+    def _lock(
+        self,
+        kind: str,
+        app_id: str,
+        *values: str | None,
+        exclusive: bool = True,
+        then: Query | None = None,
+    ) -> list[tuple[Any, ...]]:
+        """In a write transaction, the locks of `values` of `kind`; then the rows of `then`."""
+        if self._locks is not None:
+            keys = [lock_key(kind, app_id, v) for v in values if v is not None]
+            return self._locks.take(keys, exclusive, then)
+        return self._conn.execute(*then).fetchall() if then else []
+
+    def _endpoints(
+        self, rows: Iterable[tuple[Any, ...]], locked: bool = True
+    ) -> list[EndpointResponse]:
+        """Endpoints from rows of `_ENDPOINTS`; `locked` when the caller holds a lock that
+        keeps them as read."""
+        found = []
+        for app_id, key, user_id, address, doc in rows:
+            if locked:
+                self._seen[app_id, key] = (user_id, address and from_column(address))
+            found.append(_decode_endpoint(doc))
+        return found
+
+    def _count(self, sql: str, params: tuple[Any, ...]) -> int:
+        row = self._conn.execute(sql, params).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def get_app(self, app_id: str) -> App | None:
+        if "\x00" in app_id:  # from a URL; no stored id holds NUL
+            return None
+        # Shared: writes in an app exclude only its update and deletion, not each other.
+        rows = self._lock(
+            "app",
+            app_id,
+            "",
+            exclusive=False,
+            then=("SELECT doc FROM apps WHERE id = %s", (app_id,)),
+        )
+        return _decode_app(rows[0][0]) if rows else None
+
+    def list_apps(self, after: int, limit: int) -> list[tuple[int, App]]:
+        rows = self._conn.execute(
+            "SELECT seq, doc FROM apps WHERE seq > %s ORDER BY seq LIMIT %s", (after, limit)
+        )
+        return [(seq, _decode_app(doc)) for seq, doc in rows]
+
+    def get_endpoint(self, app_id: str, key: str) -> EndpointResponse | None:
+        rows = self._lock(
+            "endpoint", app_id, key, then=(f"{_ENDPOINTS} AND id_key = %s", (app_id, key))
+        )
+        found = self._endpoints(rows)
+        if not found:
+            self._seen[app_id, key] = (None, None)
+        return found[0] if found else None
+
+    def user_endpoints(self, app_id: str, user_id: str) -> list[EndpointResponse]:
+        query = f"{_ENDPOINTS} AND user_id = %s ORDER BY id_key"
+        return self._endpoints(self._lock("user", app_id, user_id, then=(query, (app_id, user_id))))
+
+    def list_endpoints(self, app_id: str, after_key: str, limit: int) -> list[EndpointResponse]:
+        rows = self._conn.execute(
+            f"{_ENDPOINTS} AND id_key > %s ORDER BY id_key LIMIT %s", (app_id, after_key, limit)
+        )
+        return self._endpoints(rows, locked=False)
+
+    def count_endpoints(self, app_id: str) -> int:
+        return self._count("SELECT count(*) FROM endpoints WHERE app_id = %s", (app_id,))
+
+    def count_users(self, app_id: str) -> int:
+        return self._count(
+            "SELECT count(DISTINCT user_id) FROM endpoints WHERE app_id = %s", (app_id,)
+        )
+
+    def attribute_names(self, app_id: str, kind: str) -> list[str]:
+        query = "SELECT name FROM attribute_names WHERE app_id = %s AND kind = %s ORDER BY name"
+        rows = self._lock("names", app_id, "", then=(query, (app_id, kind)))
+        return [from_column(name) for (name,) in rows]
+
+    def count_attribute_names(self, app_id: str) -> int:
+        query = "SELECT count(*) FROM attribute_names WHERE app_id = %s"
+        return int(self._lock("names", app_id, "", then=(query, (app_id,)))[0][0])
+
+    def insert_app(self, app: App) -> None:
+        self._conn.execute(
+            "INSERT INTO apps (id, doc) VALUES (%s, %s)", (app.id, encode(app).decode())
+        )
+
+    def update_app(self, app: App) -> None:
+        self._lock("app", app.id, "")
+        self._conn.execute("UPDATE apps SET doc = %s WHERE id = %s", (encode(app).decode(), app.id))
+
+    def delete_app(self, app_id: str) -> None:
+        self._lock("app", app_id, "")
+        for table in ("endpoints", "attribute_names", "jobs"):
+            self._conn.execute(f"DELETE FROM {table} WHERE app_id = %s", (app_id,))
+        self._conn.execute("DELETE FROM apps WHERE id = %s", (app_id,))
+
+    def active_endpoints_with_address(self, app_id: str, address: str) -> list[EndpointResponse]:
+        query = f"{_ENDPOINTS} AND address = %s AND status = 'ACTIVE'"
+        rows = self._lock("address", app_id, address, then=(query, (app_id, to_column(address))))
+        return self._endpoints(rows)
+
+    def _lock_for_write(self, app_id: str, key: str, after: tuple[str | None, ...]) -> None:
+        """The locks of the endpoint's id, and of its user and address before and after."""
+        self._lock("endpoint", app_id, key)
+        if (app_id, key) not in self._seen:
+            self.get_endpoint(app_id, key)
+        user_before, address_before = self._seen[app_id, key]
+        user_after, address_after = after
+        self._lock("user", app_id, user_before, user_after)
+        self._lock("address", app_id, address_before, address_after)
+        self._seen[app_id, key] = (user_after, address_after)
+
+    def put_endpoint(self, app_id: str, endpoint: EndpointResponse) -> None:
+        assert isinstance(endpoint.id, str)
+        assert isinstance(endpoint.endpoint_status, str)
+        key = endpoint_key(endpoint.id)
+        user_id = user_id_of(endpoint)
+        address = endpoint.address if isinstance(endpoint.address, str) else None
+        self._lock_for_write(app_id, key, (user_id, address))
+        self._conn.execute(
+            "INSERT INTO endpoints (app_id, id_key, user_id, address, status, doc)"
+            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (app_id, id_key) DO UPDATE SET"
+            " user_id = excluded.user_id, address = excluded.address,"
+            " status = excluded.status, doc = excluded.doc",
+            (
+                app_id,
+                key,
+                user_id,
+                address and to_column(address),
+                endpoint.endpoint_status,
+                encode(endpoint).decode(),
+            ),
+        )
+
+    def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None:
+        keys = list(keys)
+        for key in keys:
+            self._lock_for_write(app_id, key, (None, None))
+        self._conn.execute(
+            "DELETE FROM endpoints WHERE app_id = %s AND id_key = ANY(%s)", (app_id, keys)
+        )
+
+    def known_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> set[str]:
+        wanted = set(names)
+        known = self._known_names(app_id, kind, wanted)
+        if known != wanted and self._locks is not None:
+            # About to register new names: from here on the app's registry must hold still.
+            self._lock("names", app_id, "")
+            known = self._known_names(app_id, kind, wanted)
+        return known
+
+    def _known_names(self, app_id: str, kind: str, names: set[str]) -> set[str]:
+        rows = self._conn.execute(
+            "SELECT name FROM attribute_names WHERE app_id = %s AND kind = %s AND name = ANY(%s)",
+            (app_id, kind, [to_column(name) for name in names]),
+        )
+        return {from_column(name) for (name,) in rows}
+
+    def add_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None:
+        self._lock("names", app_id, "")
+        self._conn.execute(
+            "INSERT INTO attribute_names (app_id, kind, name)"
+            " SELECT %s, %s, unnest(%s::text[]) ON CONFLICT DO NOTHING",
+            (app_id, kind, [to_column(name) for name in names]),
+        )
+
+    def remove_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None:
+        self._lock("names", app_id, "")
+        self._conn.execute(
+            "DELETE FROM attribute_names WHERE app_id = %s AND kind = %s AND name = ANY(%s)",
+            (app_id, kind, [to_column(name) for name in names]),
+        )
+
+    # Jobs. In a write transaction a job is read and written under its own lock, so that
+    # claiming its lease and saving its progress are each atomic across servers.
+
+    def get_job(self, app_id: str, job_id: str) -> JobRecord | None:
+        query = f"SELECT {JobRecord.COLUMNS} FROM jobs WHERE app_id = %s AND id = %s"
+        rows = self._lock("job", app_id, job_id, then=(query, (app_id, job_id)))
+        return JobRecord.from_row(rows[0]) if rows else None
+
+    def list_jobs(
+        self, app_id: str, job_type: str, after: int, limit: int
+    ) -> list[tuple[int, JobRecord]]:
+        rows = self._conn.execute(
+            f"SELECT seq, {JobRecord.COLUMNS} FROM jobs"
+            " WHERE app_id = %s AND type = %s AND seq > %s ORDER BY seq LIMIT %s",
+            (app_id, job_type, after, limit),
+        )
+        return [(row[0], JobRecord.from_row(row[1:])) for row in rows]
+
+    def unfinished_jobs(self) -> list[JobRecord]:
+        rows = self._conn.execute(
+            f"SELECT {JobRecord.COLUMNS} FROM jobs WHERE status IN ('CREATED', 'PROCESSING')"
+            " ORDER BY seq"
+        )
+        return [JobRecord.from_row(row) for row in rows]
+
+    def put_job(self, job: JobRecord) -> None:
+        self._lock("job", job.app_id, job.id)
+        self._conn.execute(
+            f"INSERT INTO jobs ({JobRecord.COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (id) DO UPDATE SET status = excluded.status,"
+            " owner = excluded.owner, lease_until = excluded.lease_until, doc = excluded.doc",
+            (job.app_id, job.id, job.type, job.status, job.owner, job.lease_until, job.doc),
+        )
+
+
+_ENDPOINTS = "SELECT app_id, id_key, user_id, address, doc FROM endpoints WHERE app_id = %s"
+
+
+def pool_size() -> int:
+    value = os.environ.get(POOL_SIZE_ENV, "")
+    if not value:
+        return DEFAULT_POOL_SIZE
+    if not value.isdigit() or int(value) < 1:
+        raise RuntimeError(f"${POOL_SIZE_ENV} must be a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
+class PostgresStore:
+    """PostgreSQL behind the `Store` interface; `url` is a libpq URL (postgresql://...)."""
+
+    def __init__(self, url: str, size: int | None = None) -> None:
+        self.url = redact(url)
+        size = size or pool_size()
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
+                migrate(conn)
+        except psycopg.OperationalError as error:
+            raise RuntimeError(f"cannot use PostgreSQL at {self.url}: {error}") from None
+        self._pool: ConnectionPool[Connection] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=size,
+            kwargs={"autocommit": True},
+            name="openpinpoint",
+            open=True,
+        )
+        # One thread per pooled connection: a transaction never waits for a connection
+        # while holding a thread, and at most `size` domain functions run at once.
+        self._threads = ThreadPoolExecutor(size, thread_name_prefix="openpinpoint-pg")
+
+    async def read(self, fn: Callable[[ReadTx], T]) -> T:
+        return await self._run(fn, write=False)
+
+    async def write(self, fn: Callable[[WriteTx], T]) -> T:
+        return await self._run(fn, write=True)
+
+    async def _run(self, fn: Callable[[PostgresTx], T], write: bool) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads, self._transact, fn, write)
+
+    def _transact(self, fn: Callable[[PostgresTx], T], write: bool) -> T:
+        """Run `fn` in one transaction, again from the start when it meets a lock held by
+        another: the rerun waits for that transaction and sees what it committed."""
+        deadline = time.monotonic() + RETRY_BUDGET_SECONDS
+        backoff = FIRST_BACKOFF_SECONDS
+        wanted: dict[int, bool] = {}
+        while True:
+            conn: Connection | None = None
+            committing = False
+            try:
+                with self._pool.connection() as conn:
+                    # Reads take one consistent snapshot and need no locks.
+                    conn.isolation_level = (
+                        psycopg.IsolationLevel.READ_COMMITTED
+                        if write
+                        else psycopg.IsolationLevel.REPEATABLE_READ
+                    )
+                    conn.read_only = not write
+                    with conn.transaction():
+                        locks = Locks(conn, wanted) if write else None
+                        result = fn(PostgresTx(conn, locks))
+                        committing = True
+                    return result
+            except LockConflict as conflict:
+                (wanted,) = conflict.args
+                if time.monotonic() > deadline:
+                    raise self._gave_up() from None
+                log.debug("retrying a transaction after LockConflict")
+                continue
+            except RETRYABLE as error:
+                if time.monotonic() + backoff > deadline:
+                    raise self._gave_up() from error
+                log.debug("retrying a transaction after %s", type(error).__name__)
+            except PoolTimeout as error:
+                raise TooManyRequests(
+                    "All database connections are busy; retry the request", retry_after=1.0
+                ) from error
+            except psycopg.OperationalError:
+                # A connection lost before COMMIT (server restart, failover, a killed
+                # session) changed nothing: run again on another one. Lost during COMMIT,
+                # the outcome is unknown, so the request fails.
+                if committing or conn is None or not conn.broken or time.monotonic() > deadline:
+                    raise
+                log.warning("database connection lost; running the transaction again")
+                continue
+            time.sleep(random.uniform(0, backoff))
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    @staticmethod
+    def _gave_up() -> TooManyRequests:
+        return TooManyRequests(
+            "The request kept conflicting with concurrent updates of the same endpoints or "
+            "users; retry it",
+            retry_after=1.0,
+        )
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        self._threads.shutdown(wait=True)
+        self._pool.close()

@@ -1,0 +1,168 @@
+"""`openpinpoint migrate-store`: copying a populated store to another backend and back."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import STORES, RunningServer, new_store_url, sqlite_url
+from openpinpoint.store.base import ATTRIBUTE_KINDS
+from openpinpoint.store.copy import PAGE, all_apps
+from openpinpoint.store.open import open_store
+
+# More endpoints than one copy page, so that paging is exercised.
+BIG_APP_ENDPOINTS = PAGE + 100
+
+
+def migrate(source: str, target: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "openpinpoint", "migrate-store", "--from", source, "--to", target],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def populate(url: str) -> None:
+    """Apps with tags, endpoints of every kind, users with attributes, and an attribute-name
+    registry that differs from what the endpoints hold (a name removed, values kept)."""
+    server = RunningServer(url)
+    client = server.client()
+    try:
+        apps = [
+            client.create_app(CreateApplicationRequest={"Name": name, "tags": tags})[
+                "ApplicationResponse"
+            ]["Id"]
+            for name, tags in [("big", {"team": "growth", "env": "prod"}), ("small", {}), ("x", {})]
+        ]
+        big, small, _empty = apps
+        for start in range(0, BIG_APP_ENDPOINTS, 100):
+            client.update_endpoints_batch(
+                ApplicationId=big,
+                EndpointBatchRequest={
+                    "Item": [
+                        {
+                            "Id": f"Endpoint-{n:04d}",
+                            "ChannelType": "GCM" if n % 2 else "EMAIL",
+                            "Address": f"address-{n % 250}",
+                            "Attributes": {"plan": [f"p{n % 3}"], "obsolete": ["yes"]},
+                            "Metrics": {"score": n / 7},
+                            "Location": {"City": "Lyon", "Latitude": 45.76},
+                            "User": {"UserId": f"user-{n // 10}"},
+                        }
+                        for n in range(start, min(start + 100, BIG_APP_ENDPOINTS))
+                    ]
+                },
+            )
+        client.update_endpoint(
+            ApplicationId=big,
+            EndpointId="Endpoint-0001",
+            EndpointRequest={"User": {"UserAttributes": {"tier": ["gold", "vip"]}}},
+        )
+        client.remove_attributes(
+            ApplicationId=big,
+            AttributeType="endpoint-custom-attributes",
+            UpdateAttributesRequest={"Blacklist": ["obsolete"]},
+        )
+        client.update_endpoint(
+            ApplicationId=small,
+            EndpointId="ünïcode-é",
+            EndpointRequest={"ChannelType": "SMS", "Address": "+33600000000", "OptOut": "ALL"},
+        )
+    finally:
+        server.stop()
+
+
+def dump(url: str) -> dict[str, Any]:
+    """Everything a store holds, app by app, in a comparable form."""
+
+    async def read() -> dict[str, Any]:
+        store = open_store(url)
+        try:
+            contents: dict[str, Any] = {}
+            for app in await all_apps(store):
+
+                def app_contents(tx: Any, app_id: str = app.id) -> dict[str, Any]:
+                    names = {kind: tx.attribute_names(app_id, kind) for kind in ATTRIBUTE_KINDS}
+                    return {"names": names, "endpoints": tx.list_endpoints(app_id, "", 10**6)}
+
+                contents[app.id] = {"app": app, **await store.read(app_contents)}
+            return contents
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
+@pytest.fixture
+def original(tmp_path: Path) -> str:
+    """A populated SQLite store."""
+    url = sqlite_url(tmp_path / "original.db")
+    populate(url)
+    return url
+
+
+@pytest.mark.parametrize("middle", STORES)
+def test_round_trip_through_another_store_keeps_everything(
+    original: str, middle: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    there = new_store_url(middle, request, tmp_path)
+    back = sqlite_url(tmp_path / "back.db")
+
+    forth_run = migrate(original, there)
+    assert forth_run.returncode == 0, forth_run.stderr
+    back_run = migrate(there, back)
+    assert back_run.returncode == 0, back_run.stderr
+
+    expected = dump(original)
+    assert len(expected) == 3
+    assert sum(len(app["endpoints"]) for app in expected.values()) == BIG_APP_ENDPOINTS + 1
+    assert dump(there) == expected
+    assert dump(back) == expected
+    assert (
+        f"copied and checked 3 applications, {BIG_APP_ENDPOINTS + 1} endpoints, "
+        f"{BIG_APP_ENDPOINTS // 10} users and 3 attribute names" in back_run.stderr
+    )
+
+    # The copy serves: app order (GetApps) and user lookups are those of the original.
+    server = RunningServer(back)
+    try:
+        client = server.client()
+        apps = client.get_apps()["ApplicationsResponse"]["Item"]
+        assert [a["Name"] for a in apps] == ["big", "small", "x"]
+        assert apps[0]["tags"] == {"team": "growth", "env": "prod"}
+        members = client.get_user_endpoints(ApplicationId=apps[0]["Id"], UserId="user-0")
+        assert len(members["EndpointsResponse"]["Item"]) == 10
+        assert all(
+            e["User"]["UserAttributes"] == {"tier": ["gold", "vip"]}
+            for e in members["EndpointsResponse"]["Item"]
+        )
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("target_kind", STORES)
+def test_refuses_a_target_that_is_not_empty(
+    original: str, target_kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    target = new_store_url(target_kind, request, tmp_path)
+    assert migrate(original, target).returncode == 0
+    before = dump(target)
+
+    again = migrate(original, target)
+
+    assert again.returncode == 1
+    assert "is not empty" in again.stderr
+    assert dump(target) == before
+
+
+def test_refuses_a_missing_sqlite_source(tmp_path: Path) -> None:
+    result = migrate(sqlite_url(tmp_path / "typo.db"), sqlite_url(tmp_path / "target.db"))
+    assert result.returncode == 2
+    assert "no SQLite database" in result.stderr
+    assert not (tmp_path / "typo.db").exists()

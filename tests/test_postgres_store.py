@@ -1,0 +1,185 @@
+"""The PostgreSQL store's own machinery: migrations, retries, several servers starting."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from conftest import STORES, PostgresDatabases, RunningServer, new_store_url, start_servers
+from openpinpoint.core.shapes import EndpointResponse
+from openpinpoint.store.base import WriteTx
+from openpinpoint.store.open import open_store
+from openpinpoint.store.postgres import SCHEMA_VERSION, PostgresStore, migrate, redact
+
+APP = "0" * 32
+
+
+@pytest.fixture
+def postgres_url(postgres_databases: PostgresDatabases) -> str:
+    return postgres_databases.create()
+
+
+@pytest.mark.postgres
+def test_migrations_run_at_once_by_many_servers_apply_once(postgres_url: str) -> None:
+    """Advisory-locked migrations: six processes' worth of connections migrating a new
+    database at the same moment all succeed, and each version is applied exactly once."""
+    start = threading.Barrier(6)
+
+    def run_migrate(_: int) -> int:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            start.wait()
+            return migrate(conn)
+
+    with ThreadPoolExecutor(6) as pool:
+        assert list(pool.map(run_migrate, range(6))) == [SCHEMA_VERSION] * 6
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        applied = conn.execute("SELECT version, applied_at FROM schema_migrations").fetchall()
+        assert [version for version, _ in applied] == list(range(1, SCHEMA_VERSION + 1))
+        assert migrate(conn) == SCHEMA_VERSION
+        assert conn.execute("SELECT version, applied_at FROM schema_migrations").fetchall() == (
+            applied
+        )
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_two_servers_starting_at_once_on_a_new_store_share_it(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Any
+) -> None:
+    url = new_store_url(kind, request, tmp_path)
+    first, second = start_servers(url, 2)
+    try:
+        app = first.client().create_app(CreateApplicationRequest={"Name": "shared"})
+        app_id = app["ApplicationResponse"]["Id"]
+        assert second.client().get_app(ApplicationId=app_id)["ApplicationResponse"]["Name"] == (
+            "shared"
+        )
+    finally:
+        first.stop()
+        second.stop()
+    assert " ERROR " not in first.log + second.log
+
+
+def _endpoint(endpoint_id: str, n: float) -> EndpointResponse:
+    return EndpointResponse(id=endpoint_id, endpoint_status="ACTIVE", metrics={"n": n})
+
+
+@pytest.mark.postgres
+def test_a_transaction_that_loses_a_conflict_is_rerun_from_the_start(postgres_url: str) -> None:
+    """Only the attempt that commits leaves anything behind."""
+    attempts = Counter[str]()
+
+    def write(tx: WriteTx) -> str:
+        attempts["write"] += 1
+        if attempts["write"] == 1:
+            tx.put_endpoint(APP, _endpoint("first-attempt", 1))
+            raise errors.SerializationFailure("could not serialize access")
+        tx.put_endpoint(APP, _endpoint("second-attempt", 2))
+        return "committed"
+
+    async def run() -> tuple[str, Any, Any]:
+        # postgres:// is accepted as well as postgresql://.
+        store = open_store(postgres_url.replace("postgresql://", "postgres://", 1))
+        assert isinstance(store, PostgresStore)
+        try:
+            result = await store.write(write)
+            first = await store.read(lambda tx: tx.get_endpoint(APP, "first-attempt"))
+            second = await store.read(lambda tx: tx.get_endpoint(APP, "second-attempt"))
+            return result, first, second
+        finally:
+            await store.close()
+
+    result, first, second = asyncio.run(run())
+    assert (result, first, second) == ("committed", None, _endpoint("second-attempt", 2))
+    assert attempts["write"] == 2
+
+
+@pytest.mark.postgres
+def test_a_writer_that_finds_an_endpoint_locked_reruns_after_the_holder_commits(
+    postgres_url: str,
+) -> None:
+    """A real read-modify-write race: B reads the counter while A, having read it, has not
+    written it yet. B must not see the old value: it starts again once A has committed, and
+    both increments count."""
+    a_has_read, b_has_tried = threading.Event(), threading.Event()
+    attempts = Counter[str]()
+
+    def increment(tx: WriteTx, name: str) -> None:
+        attempts[name] += 1
+        if name == "b" and attempts[name] == 1:
+            assert a_has_read.wait(30)
+            try:
+                found = tx.get_endpoint(APP, "counter")
+            finally:
+                b_has_tried.set()
+        else:
+            found = tx.get_endpoint(APP, "counter")
+        if name == "a":
+            a_has_read.set()
+            assert b_has_tried.wait(30)
+        assert found is not None
+        assert isinstance(found.metrics, dict)
+        tx.put_endpoint(APP, _endpoint("counter", found.metrics["n"] + 1))
+
+    async def run() -> float:
+        store = PostgresStore(postgres_url)
+        try:
+            await store.write(lambda tx: tx.put_endpoint(APP, _endpoint("counter", 0)))
+            await asyncio.gather(
+                store.write(lambda tx: increment(tx, "a")),
+                store.write(lambda tx: increment(tx, "b")),
+            )
+            found = await store.read(lambda tx: tx.get_endpoint(APP, "counter"))
+            assert found is not None
+            assert isinstance(found.metrics, dict)
+            return found.metrics["n"]
+        finally:
+            await store.close()
+
+    assert asyncio.run(run()) == 2
+    assert attempts == {"a": 1, "b": 2}
+
+
+@pytest.mark.postgres
+def test_requests_succeed_after_the_database_closes_the_servers_connections(
+    postgres_url: str,
+) -> None:
+    """As after a PostgreSQL restart or failover: every pooled connection is dead, and the
+    next requests run on new ones instead of failing."""
+    server = RunningServer(postgres_url)
+    try:
+        client = server.client(retries={"max_attempts": 1})
+        app_id = client.create_app(CreateApplicationRequest={"Name": "survivor"})[
+            "ApplicationResponse"
+        ]["Id"]
+        with ThreadPoolExecutor(8) as pool:  # open several pooled connections
+            list(pool.map(lambda _: client.get_app(ApplicationId=app_id), range(32)))
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()
+        assert ended is not None
+        assert ended[0] >= 1
+
+        for n in range(4):
+            client.update_endpoint(
+                ApplicationId=app_id, EndpointId=f"e{n}", EndpointRequest={"Address": f"a{n}"}
+            )
+        assert client.get_app(ApplicationId=app_id)["ApplicationResponse"]["Name"] == "survivor"
+    finally:
+        server.stop()
+    assert "database connection lost" in server.log
+
+
+def test_logged_urls_hide_the_password() -> None:
+    assert redact("postgresql://app:s3cret@db.internal:5432/pinpoint") == (
+        "postgresql://app:***@db.internal:5432/pinpoint"
+    )
+    assert redact("postgresql://app@db/pinpoint") == "postgresql://app@db/pinpoint"
