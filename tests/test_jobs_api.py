@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import RunningServer, sqlite_url
+from conftest import STORES, RunningServer, new_store_url, sqlite_url
 from jobtools import (
     ROLE,
     export,
@@ -39,12 +39,13 @@ def files_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("files")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=STORES)
 def jobs_server(
-    tmp_path_factory: pytest.TempPathFactory, files_root: Path
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, files_root: Path
 ) -> Iterator[RunningServer]:
-    """A server that may use file:// URLs inside `files_root`, on a store of its own."""
-    url = sqlite_url(tmp_path_factory.mktemp("jobs-store") / "openpinpoint.db")
+    """A server that may use file:// URLs inside `files_root`, on a store of its own, on
+    each backend."""
+    url = new_store_url(request.param, request, tmp_path_factory.mktemp("jobs-store"))
     running = RunningServer(url, "--local-files", str(files_root))
     yield running
     running.stop()
