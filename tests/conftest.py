@@ -177,6 +177,18 @@ def start_servers(db_url: str, count: int, *args: str) -> list[RunningServer]:
     return started
 
 
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`openpinpoint ARGS...` run as a user would, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "openpinpoint", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        check=False,
+    )
+
+
 def pinpoint_client(
     url: str, region: str = "us-east-1", key: AccessKey = TEST_KEY, **config: Any
 ) -> Any:

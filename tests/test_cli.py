@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import RunningServer, sqlite_url
+from conftest import RunningServer, run_cli, sqlite_url
 from openpinpoint import __version__
 from openpinpoint.cli import _parser
-
-
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "openpinpoint", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=cwd,
-        check=False,
-    )
 
 
 def _commands() -> list[list[str]]:
@@ -33,18 +20,18 @@ def _commands() -> list[list[str]]:
 
 @pytest.mark.parametrize("command", _commands(), ids=lambda c: " ".join(c) or "openpinpoint")
 def test_every_command_has_help(command: list[str]) -> None:
-    result = run(*command, "--help")
+    result = run_cli(*command, "--help")
     assert result.returncode == 0
     assert result.stdout.startswith("usage: openpinpoint")
 
 
 def test_version() -> None:
-    result = run("--version")
+    result = run_cli("--version")
     assert (result.returncode, result.stdout.strip()) == (0, f"openpinpoint {__version__}")
 
 
 def test_serve_refuses_an_unsupported_database_url() -> None:
-    result = run("serve", "--db", "mysql://localhost/db")
+    result = run_cli("serve", "--db", "mysql://localhost/db")
     assert result.returncode == 2
     assert "unsupported database URL" in result.stderr
 

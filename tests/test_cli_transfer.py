@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import sqlite_url
+from conftest import run_cli, sqlite_url
 from jobtools import read_pieces, without_app_id
 from openpinpoint.core.provider import PinpointProvider, RequestContext
 from openpinpoint.core.shapes import CreateApplicationRequest, EndpointResponse
@@ -19,16 +17,6 @@ from openpinpoint.core.values import endpoint_key
 from openpinpoint.store.sqlite import SQLiteStore
 
 AMAZON_EXPORT = Path(__file__).parent / "data" / "amazon-pinpoint-export.ndjson"
-
-
-def openpinpoint(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "openpinpoint", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def _new_app(db: Path) -> str:
@@ -69,7 +57,7 @@ def test_import_then_export_round_trips_an_amazon_pinpoint_export(db: Path, tmp_
     csv_file = tmp_path / "more.csv"
     csv_file.write_text("Id,ChannelType,Address,Attributes.Team,Attributes.Team\nz,SMS,+1,a,b\n")
 
-    imported = openpinpoint(
+    imported = run_cli(
         "import", str(source), str(csv_file), "--app", app_id, "--db", sqlite_url(db)
     )
     assert imported.returncode == 0, imported.stderr
@@ -80,7 +68,7 @@ def test_import_then_export_round_trips_an_amazon_pinpoint_export(db: Path, tmp_
     assert _endpoint(db, app_id, "z").attributes == {"Team": ["a", "b"]}
 
     out = tmp_path / "out"
-    exported = openpinpoint("export", "--app", app_id, "--out", str(out), "--db", sqlite_url(db))
+    exported = run_cli("export", "--app", app_id, "--out", str(out), "--db", sqlite_url(db))
     assert exported.returncode == 0, exported.stderr
     assert f"{lines + 1} rows" in exported.stdout
     written = without_app_id(read_pieces(list(out.rglob("*.gz"))))
@@ -97,7 +85,7 @@ def test_import_reports_bad_rows_and_exits_non_zero(db: Path, tmp_path: Path) ->
     source.write_text(
         '{"Id":"a","ChannelType":"SMS","Address":"+1"}\n{"Id":"b","Metrics":{"m":"x"}}\n'
     )
-    result = openpinpoint("import", str(source), "--app", app_id, "--db", sqlite_url(db))
+    result = run_cli("import", str(source), "--app", app_id, "--db", sqlite_url(db))
     assert result.returncode == 1
     assert "line 2: invalid endpoint" in result.stdout
     assert "1 failures" in result.stdout
@@ -107,10 +95,8 @@ def test_import_reports_bad_rows_and_exits_non_zero(db: Path, tmp_path: Path) ->
 def test_cli_refuses_unknown_apps_and_unknown_formats(db: Path, tmp_path: Path) -> None:
     source = tmp_path / "rows.txt"
     source.write_text("")
-    unknown = openpinpoint("import", str(source), "--app", "0" * 32, "--db", sqlite_url(db))
+    unknown = run_cli("import", str(source), "--app", "0" * 32, "--db", sqlite_url(db))
     assert (unknown.returncode, "--format" in unknown.stderr) == (2, True)
-    missing = openpinpoint(
-        "export", "--app", "0" * 32, "--out", str(tmp_path), "--db", sqlite_url(db)
-    )
+    missing = run_cli("export", "--app", "0" * 32, "--out", str(tmp_path), "--db", sqlite_url(db))
     assert missing.returncode == 2
     assert "not found" in missing.stderr

@@ -4,8 +4,6 @@ admin-only application management, first run and `--auth none`."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,24 +11,14 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import TEST_KEY, RunningServer, pinpoint_client
+from conftest import TEST_KEY, RunningServer, pinpoint_client, run_cli
 from openpinpoint.keys import AccessKey, KeyFile
 from rawhttp import raw_request
 
 
-def openpinpoint(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "openpinpoint", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def create_key(keys_file: Path, *args: str) -> AccessKey:
     """`openpinpoint keys create ARGS`, read back from the profile it prints."""
-    done = openpinpoint("keys", "create", "--keys-file", str(keys_file), *args)
+    done = run_cli("keys", "create", "--keys-file", str(keys_file), *args)
     assert done.returncode == 0, done.stderr
     profile = dict(line.split(" = ", 1) for line in done.stdout.splitlines() if " = " in line)
     return AccessKey(
@@ -68,7 +56,7 @@ def test_create_prints_the_secret_once_and_stores_it_privately(keys_file: Path) 
     assert len(key.id) == 20
     assert len(key.secret) == 40
     assert os.stat(keys_file).st_mode & 0o777 == 0o600
-    listing = openpinpoint("keys", "list", "--keys-file", str(keys_file))
+    listing = run_cli("keys", "list", "--keys-file", str(keys_file))
     assert listing.returncode == 0
     assert key.id in listing.stdout
     assert "ci" in listing.stdout
@@ -76,15 +64,13 @@ def test_create_prints_the_secret_once_and_stores_it_privately(keys_file: Path) 
 
 
 def test_admin_keys_cannot_be_limited_to_apps(keys_file: Path) -> None:
-    done = openpinpoint(
-        "keys", "create", "--keys-file", str(keys_file), "--admin", "--apps", "a" * 32
-    )
+    done = run_cli("keys", "create", "--keys-file", str(keys_file), "--admin", "--apps", "a" * 32)
     assert done.returncode == 2
     assert "--admin" in done.stderr
 
 
 def test_apps_must_be_application_ids(keys_file: Path) -> None:
-    done = openpinpoint("keys", "create", "--keys-file", str(keys_file), "--apps", "../x")
+    done = run_cli("keys", "create", "--keys-file", str(keys_file), "--apps", "../x")
     assert done.returncode == 2
     assert "32 lowercase hex" in done.stderr
 
@@ -93,14 +79,14 @@ def test_revoked_key_is_refused_at_once(scoped_server: RunningServer, keys_file:
     key = create_key(keys_file, "--name", "short-lived")
     client = pinpoint_client(scoped_server.url, key=key)
     assert "Item" in client.get_apps()["ApplicationsResponse"]
-    done = openpinpoint("keys", "revoke", "--keys-file", str(keys_file), key.id)
+    done = run_cli("keys", "revoke", "--keys-file", str(keys_file), key.id)
     assert done.returncode == 0, done.stderr
     with pytest.raises(ClientError) as caught:
         client.get_apps()
     error = caught.value.response["Error"]
     assert error["Code"] == "ForbiddenException"
     assert error["Message"].startswith("Unknown access key")
-    again = openpinpoint("keys", "revoke", "--keys-file", str(keys_file), key.id)
+    again = run_cli("keys", "revoke", "--keys-file", str(keys_file), key.id)
     assert again.returncode == 1
 
 
@@ -198,7 +184,7 @@ def test_keys_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     keys_file = tmp_path / "keys.json"
     KeyFile(keys_file).create(TEST_KEY)
     keys_file.chmod(0o644)
-    done = openpinpoint(
+    done = run_cli(
         "serve",
         "--port",
         "0",

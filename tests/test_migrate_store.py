@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import STORES, RunningServer, new_store_url, sqlite_url
+from conftest import STORES, RunningServer, new_store_url, run_cli, sqlite_url
 from openpinpoint.store.base import ATTRIBUTE_KINDS
 from openpinpoint.store.copy import PAGE, all_apps
 from openpinpoint.store.open import open_store
@@ -20,12 +19,7 @@ BIG_APP_ENDPOINTS = PAGE + 100
 
 
 def migrate(source: str, target: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "openpinpoint", "migrate-store", "--from", source, "--to", target],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return run_cli("migrate-store", "--from", source, "--to", target)
 
 
 def populate(url: str) -> None:
