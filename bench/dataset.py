@@ -102,9 +102,15 @@ def _preload_items(endpoints: int) -> Iterator[EndpointBatchItem]:
 
 
 def _pool_items(pool: str, users: int) -> Iterator[EndpointBatchItem]:
+    """Lean endpoints: a pool is large (15 per user deleted) and lives for one run."""
     for user in range(users):
         for slot in range(MAX_USER_ENDPOINTS):
-            yield _item(f"{pool}-{user}-{slot}", user * MAX_USER_ENDPOINTS + slot, f"{pool}-{user}")
+            yield EndpointBatchItem(
+                id=f"{pool}-{user}-{slot}",
+                address=f"{pool}-{user}-{slot}@example.com",
+                channel_type="EMAIL",
+                user=EndpointUser(user_id=f"{pool}-{user}"),
+            )
 
 
 async def _preload(db_url: str, endpoints: int) -> DataSet:

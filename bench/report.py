@@ -12,6 +12,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import psutil
@@ -273,6 +274,22 @@ def markdown(summary: Summary) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _bars(
+    axis: Any, names: list[str], series: list[tuple[str, list[float]]], xlabel: str, title: str
+) -> None:
+    """Horizontal bars, one group per scenario, one bar per series, on a log scale."""
+    height = 0.8 / len(series)
+    for number, (label, values) in enumerate(series):
+        shift = (number - (len(series) - 1) / 2) * height
+        axis.barh([row + shift for row in range(len(names))], values, height=height, label=label)
+    axis.set_xscale("log")
+    axis.set_yticks(list(range(len(names))), names)
+    axis.invert_yaxis()
+    axis.set_xlabel(xlabel)
+    axis.set_title(title)
+    axis.legend(loc="lower right", fontsize="small")
+
+
 def chart(summary: Summary, path: Path) -> None:
     import matplotlib  # noqa: PLC0415  # only the report needs it, and it is slow to import
 
@@ -280,34 +297,18 @@ def chart(summary: Summary, path: Path) -> None:
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     names = [o.name for o in summary.outcomes]
-    rows = range(len(names))
     figure, (left, right) = plt.subplots(1, 2, figsize=(14, 0.6 * len(names) + 2.5))
-    series: list[tuple[str, list[float], float]] = [
-        ("ceiling (raw ASGI)", [o.ceiling.rps for o in summary.outcomes], -0.27),
-        ("OpenPinpoint", [o.openpinpoint.rps for o in summary.outcomes], 0.0),
-        ("moto", [o.moto.rps if o.moto else 0.0 for o in summary.outcomes], 0.27),
+    rps = [
+        ("ceiling (raw ASGI)", [o.ceiling.rps for o in summary.outcomes]),
+        ("OpenPinpoint", [o.openpinpoint.rps for o in summary.outcomes]),
+        ("moto", [o.moto.rps if o.moto else 0.0 for o in summary.outcomes]),
     ]
-    for label, values, shift in series:
-        left.barh([i + shift for i in rows], values, height=0.27, label=label)
-    left.set_xscale("log")
-    left.set_yticks(list(rows), names)
-    left.invert_yaxis()
-    left.set_xlabel("requests per second (log scale)")
-    left.set_title("Throughput against the stack's ceiling")
-    left.legend(loc="lower right", fontsize="small")
-    for label, field, shift in (
-        ("p50", "p50_ms", -0.27),
-        ("p99", "p99_ms", 0.0),
-        ("max", "max_ms", 0.27),
-    ):
-        values = [float(getattr(o.openpinpoint, field)) for o in summary.outcomes]
-        right.barh([i + shift for i in rows], values, height=0.27, label=label)
-    right.set_xscale("log")
-    right.set_yticks(list(rows), names)
-    right.invert_yaxis()
-    right.set_xlabel("OpenPinpoint latency at peak load, ms (log scale)")
-    right.set_title("Latency percentiles")
-    right.legend(loc="lower right", fontsize="small")
+    _bars(left, names, rps, "requests per second (log scale)", "Throughput against the ceiling")
+    latency = [
+        (label, [float(getattr(o.openpinpoint, field)) for o in summary.outcomes])
+        for label, field in (("p50", "p50_ms"), ("p99", "p99_ms"), ("max", "max_ms"))
+    ]
+    _bars(right, names, latency, "OpenPinpoint latency at peak, ms (log scale)", "Latency")
     figure.suptitle(
         f"OpenPinpoint benchmark — {summary.facts['store']}, {summary.facts['cpu']}", fontsize=10
     )
