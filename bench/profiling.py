@@ -49,11 +49,14 @@ def summarise(scenario: str, raw: Path) -> Profile:
     )
 
 
-def profile_all(bench: Bench, server: servers.Server, scenarios: list[Scenario]) -> list[Profile]:
+def profile_all(
+    bench: Bench, server: servers.Server, scenarios: list[Scenario], stem: str
+) -> list[Profile]:
+    """Each scenario once more with py-spy attached; its stacks go to `<stem>-<name>.txt`."""
     py_spy = Path(sys.executable).with_name("py-spy")
     found: list[Profile] = []
     for scenario in scenarios:
-        raw = bench.args.out / f"profile-{scenario.name}.txt"
+        raw = bench.args.out / f"{stem}-profile-{scenario.name}.txt"
         load = bench.load(scenario)
         sampler = subprocess.Popen(
             [

@@ -378,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         done()
         outcomes = measure(bench, opp, ceiling, moto)
         profiles = (
-            profiling.profile_all(bench, opp, [s for s in args.chosen if s.paced])
+            profiling.profile_all(bench, opp, [s for s in args.chosen if s.paced], stamp)
             if args.profile
             else []
         )
