@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 from collections import Counter
@@ -12,10 +13,13 @@ import servers
 from report import Hotspot, Profile
 
 if TYPE_CHECKING:
+    from loadgen import Load
     from run import Bench, Scenario
 
 TOP = 15
 RATE_HZ = 250
+# A thread-pool worker waiting for work: py-spy counts it, but it is idle, not busy.
+IDLE_LEAVES = ("_worker (concurrent/futures/thread.py:81)",)
 
 
 def summarise(scenario: str, raw: Path) -> Profile:
@@ -28,8 +32,10 @@ def summarise(scenario: str, raw: Path) -> Profile:
         if not stack or not count.isdigit():
             continue
         samples = int(count)
-        total += samples
         frames = stack.split(";")
+        if frames[-1] in IDLE_LEAVES:
+            continue
+        total += samples
         own[frames[-1]] += samples
         for frame in set(frames):
             inclusive[frame] += samples
@@ -49,6 +55,26 @@ def summarise(scenario: str, raw: Path) -> Profile:
     )
 
 
+def _sample(py_spy: Path, pid: int, raw: Path, load: Load) -> subprocess.Popen[bytes]:
+    """py-spy recording the server (and its workers) for as long as `load` runs."""
+    command = [
+        str(py_spy),
+        "record",
+        "--pid",
+        str(pid),
+        "--subprocesses",
+        "--rate",
+        str(RATE_HZ),
+        "--duration",
+        str(max(1, round(load.seconds))),
+        "--format",
+        "raw",
+        "--output",
+        str(raw),
+    ]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def profile_all(
     bench: Bench, server: servers.Server, scenarios: list[Scenario], stem: str
 ) -> list[Profile]:
@@ -57,28 +83,16 @@ def profile_all(
     found: list[Profile] = []
     for scenario in scenarios:
         raw = bench.args.out / f"{stem}-profile-{scenario.name}.txt"
-        load = bench.load(scenario)
-        sampler = subprocess.Popen(
-            [
-                str(py_spy),
-                "record",
-                "--pid",
-                str(server.process.pid),
-                "--subprocesses",
-                "--rate",
-                str(RATE_HZ),
-                "--duration",
-                str(max(1, round(load.seconds))),
-                "--format",
-                "raw",
-                "--output",
-                str(raw),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        bench.drive(server, scenario, load)
-        sampler.wait()
+        samplers: list[subprocess.Popen[bytes]] = []
+        start = functools.partial(_sample, py_spy, server.process.pid, raw)
+        # Sampling starts with wrk, after any pool of users to delete has been written.
+        bench.on_run = lambda load, start=start, samplers=samplers: samplers.append(start(load))
+        try:
+            bench.drive(server, scenario, bench.load(scenario))
+        finally:
+            bench.on_run = None
+            for sampler in samplers:
+                sampler.wait()
         found.append(summarise(scenario.name, raw))
         print(f"profiled {scenario.name}: {raw}", flush=True)
     return found

@@ -149,6 +149,8 @@ class Bench:
         self.pools = 0
         self.pool_seconds = 0.0
         self.moto_app = "-"
+        self.on_run: Callable[[Load], None] | None = None
+        """Called right before each wrk run (the profiler starts sampling there)."""
 
     def load(self, scenario: Scenario, **changes: object) -> Load:
         base = Load(
@@ -172,6 +174,11 @@ class Bench:
         self.pool_seconds += time.perf_counter() - started
         return name
 
+    def run(self, server: servers.Server, load: Load) -> Result:
+        if self.on_run is not None:
+            self.on_run(load)
+        return loadgen.run(self.wrk, server, load)
+
     def drive(
         self,
         server: servers.Server,
@@ -182,7 +189,7 @@ class Bench:
     ) -> Result:
         """One wrk run; scenarios that delete get a pool big enough for the whole run."""
         if not scenario.deletes or server.name == "ceiling":
-            result = loadgen.run(self.wrk, server, replace(load, pool_users=10**9))
+            result = self.run(server, replace(load, pool_users=10**9))
             if server.name == "OpenPinpoint" and expected_rate is None:
                 self.rates[scenario.name] = result.rps
             return result
@@ -191,7 +198,7 @@ class Bench:
             needed = rate * scenario.deletes * load.seconds * POOL_MARGIN
             users = math.ceil(needed) + load.connections
             pool = self.new_pool(db_url or self.db_url, load.app_id, users)
-            result = loadgen.run(self.wrk, server, replace(load, pool=pool, pool_users=users))
+            result = self.run(server, replace(load, pool=pool, pool_users=users))
             if not result.exhausted:
                 if expected_rate is None:
                     self.rates[scenario.name] = result.rps
