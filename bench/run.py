@@ -11,6 +11,7 @@ Writes a Markdown report, its JSON and a chart to bench/results/. See docs/perfo
 from __future__ import annotations
 
 import argparse
+import asyncio
 import math
 import shutil
 import sys
@@ -26,6 +27,8 @@ import profiling
 import report
 import servers
 from loadgen import Load, Result
+from openpinpoint.store import open_store
+from openpinpoint.store.open import StoreURLError
 from report import Outcome, ScaleOutcome
 
 RESULTS = servers.BENCH / "results"
@@ -354,6 +357,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.db:
+        try:  # fail before preloading on a URL this version cannot open
+            asyncio.run(open_store(args.db).close())
+        except StoreURLError as error:
+            print(f"bench: {error}", file=sys.stderr)
+            return 2
     wrk = loadgen.ensure_wrk()
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     args.out.mkdir(parents=True, exist_ok=True)
