@@ -20,12 +20,30 @@ TOP = 15
 RATE_HZ = 250
 # A thread-pool worker waiting for work: py-spy counts it, but it is idle, not busy.
 IDLE_LEAVES = ("_worker (concurrent/futures/thread.py:81)",)
+# Where a sample's time belongs: the frame nearest its leaf that names one of these.
+STACK = "HTTP stack and event loop (uvicorn, httptools, uvloop)"
+LAYERS = (
+    ("openpinpoint/store/", "store: SQL and row decoding (openpinpoint.store)"),
+    ("openpinpoint/core/", "domain rules (openpinpoint.core)"),
+    ("openpinpoint/wire/", "protocol: routing, body decode, response (openpinpoint.wire)"),
+    ("concurrent/futures/", "BEGIN IMMEDIATE / COMMIT on a worker thread (fsync)"),
+    ("uvicorn/", STACK),
+)
+
+
+def layer_of(frames: list[str]) -> str:
+    for frame in reversed(frames):
+        for marker, layer in LAYERS:
+            if marker in frame:
+                return layer
+    return STACK
 
 
 def summarise(scenario: str, raw: Path) -> Profile:
     """Self and inclusive shares of each frame, from py-spy's collapsed stacks."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
+    layers: Counter[str] = Counter()
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -37,6 +55,7 @@ def summarise(scenario: str, raw: Path) -> Profile:
             continue
         total += samples
         own[frames[-1]] += samples
+        layers[layer_of(frames)] += samples
         for frame in set(frames):
             inclusive[frame] += samples
 
@@ -49,6 +68,7 @@ def summarise(scenario: str, raw: Path) -> Profile:
     return Profile(
         scenario=scenario,
         samples=total,
+        layers=[Hotspot(layer, n / total) for layer, n in layers.most_common()] if total else [],
         self_time=top(own),
         inclusive=top(inclusive, keep=False),
         raw=raw.name,

@@ -68,6 +68,7 @@ class Hotspot(msgspec.Struct):
 class Profile(msgspec.Struct, kw_only=True):
     scenario: str
     samples: int
+    layers: list[Hotspot]
     self_time: list[Hotspot]
     inclusive: list[Hotspot]
     raw: str
@@ -251,6 +252,10 @@ def markdown(summary: Summary) -> str:
         lines += [
             "",
             f"### Profile: {profile.scenario} ({profile.samples:,} samples, py-spy)",
+            "",
+            "| share | layer |",
+            "|--:|---|",
+            *(f"| {h.share:.1%} | {h.frame} |" for h in profile.layers),
             "",
             "| self time | frame |",
             "|--:|---|",
