@@ -1,12 +1,13 @@
 -- wrk script for the OpenPinpoint benchmark: one scenario per run, chosen by argument.
 --
---   wrk ... URL -s bench/pinpoint.lua -- SCENARIO APP_ID ENDPOINTS USERS POOL POOL_USERS TAG DELAY_MS
+--   wrk ... -s bench/pinpoint.lua URL -- SCENARIO APP_ID ENDPOINTS USERS POOL POOL_USERS TAG DELAY_MS THREADS
 --
 -- ENDPOINTS/USERS describe the preloaded data set (endpoints "ep-<i>", users "u-<i>").
 -- POOL/POOL_USERS name users of 15 endpoints ("<POOL>-<k>") that exist only to be deleted;
 -- each wrk thread deletes its own share of them, so no user is deleted twice, and a thread
 -- that runs out stops (the harness then retries with a bigger pool). TAG keeps the ids
--- created by one run apart from every other run's. DELAY_MS > 0 paces each connection.
+-- created by one run apart from every other run's. DELAY_MS > 0 paces each connection:
+-- it waits DELAY_MS on average (at random) after each answer.
 --
 -- Bodies follow what a mobile SDK sends on every session: the whole endpoint profile,
 -- about 600 bytes, 10% of them with an address that other endpoints share.
@@ -170,7 +171,9 @@ function init(args)
       error("unknown scenario " .. tostring(scenario))
    end
    if pace > 0 then
-      delay = function() return pace end
+      -- Uniform in [0, 2 * pace]: the mean is `pace`, and connections do not fall into
+      -- step (a fixed delay lines them up into bursts that queue behind each other).
+      delay = function() return math.random(0, 2 * pace) end
    end
 end
 
