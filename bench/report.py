@@ -234,7 +234,7 @@ def markdown(summary: Summary) -> str:
             "### Scale: one user's cost, whatever the table's size",
             "",
             f"Paced load ({summary.scale[0].result.connections} connections, "
-            f"{summary.scale[0].result.delay_ms} ms between requests on each).",
+            f"{summary.scale[0].result.delay_ms} ms between requests on each, on average).",
             "",
             "| scenario | endpoints in store | req/s | p50 ms | p99 ms | max ms | errors |",
             "|---|--:|--:|--:|--:|--:|--:|",
