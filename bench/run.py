@@ -83,14 +83,24 @@ def _parser() -> argparse.ArgumentParser:
         "(default: a new SQLite file under bench/results/); a PostgreSQL URL should name "
         "a scratch database",
     )
-    parser.add_argument("--endpoints", type=int, default=100_000, help="preloaded endpoints")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per run")
-    parser.add_argument("--connections", type=int, default=64, help="wrk keep-alive connections")
-    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument(
-        "--workers", type=int, default=1, help="server worker processes (OpenPinpoint and ceiling)"
+        "--endpoints", type=int, default=100_000, metavar="N", help="preloaded endpoints"
     )
-    parser.add_argument("--rounds", type=int, default=1, help="repeat every run; medians kept")
+    parser.add_argument("--duration", type=float, default=10.0, metavar="S", help="seconds per run")
+    parser.add_argument(
+        "--connections", type=int, default=64, metavar="C", help="wrk keep-alive connections"
+    )
+    parser.add_argument("--threads", type=int, default=1, metavar="T", help="wrk threads")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="server worker processes (OpenPinpoint and ceiling)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, metavar="R", help="repeat every run; medians kept"
+    )
     parser.add_argument(
         "--scale",
         default="10000,1000000",
@@ -98,7 +108,9 @@ def _parser() -> argparse.ArgumentParser:
         help="endpoint counts for the scale runs (e.g. 10000,10000000); 'none' skips them",
     )
     parser.add_argument(
-        "--scenarios", help="comma-separated subset of: " + ", ".join(s.name for s in SCENARIOS)
+        "--scenarios",
+        metavar="A,B",
+        help="comma-separated subset of: " + ", ".join(s.name for s in SCENARIOS),
     )
     parser.add_argument("--no-moto", action="store_true", help="skip moto's server")
     parser.add_argument("--no-paced", action="store_true", help="skip the runs at 80%% of peak")
@@ -118,7 +130,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="smoke mode: 2,000 endpoints, 1 s runs, small scale runs (for CI)",
     )
-    parser.add_argument("--out", type=Path, default=RESULTS, help="where reports are written")
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS, metavar="DIR", help="where reports are written"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the SQLite files afterwards")
     return parser
 
