@@ -371,6 +371,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.workers != 1 and not servers.serve_has_workers():
+        print("bench: this openpinpoint serve has no --workers option yet", file=sys.stderr)
+        return 2
     if args.db:
         try:  # fail before preloading on a URL this version cannot open
             asyncio.run(open_store(args.db).close())

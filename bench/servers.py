@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -143,23 +144,22 @@ class UsageMeter:
         return Usage(cpu_seconds=self._cpu() - self._cpu_start, peak_rss_bytes=self._peak)
 
 
-def serve_help() -> str:
-    return subprocess.run(
+@functools.cache
+def serve_has_workers() -> bool:
+    """Whether this version's `openpinpoint serve` takes --workers (it is being added)."""
+    usage = subprocess.run(
         [sys.executable, "-m", "openpinpoint", "serve", "--help"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
+    return "--workers" in usage
 
 
 def openpinpoint(db_url: str, workers: int) -> Server:
     command = [sys.executable, "-m", "openpinpoint", "serve", "--port", "0", "--db", db_url]
-    if "--workers" in serve_help():
+    if serve_has_workers():
         command += ["--workers", str(workers)]
-    elif workers != 1:
-        raise SystemExit(
-            "bench: this openpinpoint serve has no --workers option yet; run with --workers 1"
-        )
     return Server("OpenPinpoint", command)
 
 
