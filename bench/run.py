@@ -69,7 +69,7 @@ SCENARIOS = (
 )
 SCENARIOS_BY_NAME = {s.name: s for s in SCENARIOS}
 # Deletes per second assumed before the first run has measured them.
-FIRST_DELETE_RATE = 2500.0
+FIRST_DELETE_RATE = 4000.0
 
 
 def _parser() -> argparse.ArgumentParser:
