@@ -292,7 +292,7 @@ def _bars(
     axis.invert_yaxis()
     axis.set_xlabel(xlabel)
     axis.set_title(title)
-    axis.legend(loc="lower right", fontsize="small")
+    axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(series), fontsize="small")
 
 
 def chart(summary: Summary, path: Path) -> None:
