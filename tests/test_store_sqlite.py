@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from openpinpoint.core.errors import BadRequest
 from openpinpoint.core.shapes import EndpointResponse, EndpointUser
 from openpinpoint.store.base import App, WriteTx
 from openpinpoint.store.sqlite import (
@@ -73,34 +72,6 @@ def test_user_and_address_lookups_search_an_index_never_scan_the_app(
     assert plan == [f"SEARCH endpoints {search}"]
 
 
-def test_a_failing_request_in_a_commit_group_undoes_only_itself(tmp_path: Path) -> None:
-    async def scenario() -> list[str]:
-        store = SQLiteStore(tmp_path / "group.db")
-        await store.write(lambda tx: tx.insert_app(_app()))
-
-        def ok(name: str) -> object:
-            return lambda tx: tx.put_endpoint("a" * 32, _endpoint(name, "u"))
-
-        def half_then_fail(tx: WriteTx) -> None:
-            tx.put_endpoint("a" * 32, _endpoint("half", "u"))
-            raise BadRequest("refused after a write")
-
-        results = await asyncio.gather(
-            store.write(ok("first")),  # type: ignore[arg-type]
-            store.write(half_then_fail),
-            store.write(ok("last")),  # type: ignore[arg-type]
-            return_exceptions=True,
-        )
-        assert isinstance(results[1], BadRequest)
-        assert results[0] is None
-        assert results[2] is None
-        found = await store.read(lambda tx: tx.user_endpoints("a" * 32, "u"))
-        await store.close()
-        return sorted(str(e.id) for e in found)
-
-    assert asyncio.run(scenario()) == ["first", "last"]
-
-
 def test_deleting_an_app_removes_its_endpoints_and_attribute_names(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "del.db")
     conn = sqlite3.connect(store.path)
@@ -122,35 +93,106 @@ def test_deleting_an_app_removes_its_endpoints_and_attribute_names(tmp_path: Pat
 
 
 def test_a_cancelled_write_is_skipped_and_the_writer_keeps_going(tmp_path: Path) -> None:
-    """A caller that gives up (a client that disconnected, Ctrl-C on the command line)
-    must not stop the writer thread."""
+    """A caller that gives up (a client that disconnected, Ctrl-C on the command line) has
+    nothing written, and the writes after it still commit."""
+    ran: list[str] = []
 
-    async def scenario() -> list[str]:
+    def record(name: str) -> Callable[[WriteTx], None]:
+        return lambda tx: ran.append(name)
+
+    async def scenario() -> None:
         store = SQLiteStore(tmp_path / "s.db")
-        gate, busy = threading.Event(), threading.Event()
-        ran: list[str] = []
-
-        def blocker(tx: WriteTx) -> None:
-            busy.set()
-            gate.wait(30)
-
-        def cancelled(tx: WriteTx) -> None:
-            ran.append("cancelled")
-
-        def later(tx: WriteTx) -> None:
-            ran.append("later")
-
-        first = asyncio.create_task(store.write(blocker))
-        await asyncio.to_thread(busy.wait, 30)
-        second = asyncio.create_task(store.write(cancelled))
-        await asyncio.sleep(0)  # let it queue its write behind the blocker
-        second.cancel()
+        given_up = asyncio.create_task(store.write(record("cancelled")))
+        await asyncio.sleep(0)  # it queues its write; the group has not started yet
+        given_up.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await second
-        gate.set()
-        await first
-        await asyncio.wait_for(store.write(later), 30)
+            await given_up
+        await store.write(record("later"))
         await store.close()
-        return ran
 
-    assert asyncio.run(scenario()) == ["later"]
+    asyncio.run(scenario())
+    assert ran == ["later"]
+
+
+def _numbered_app(number: int) -> App:
+    return App(
+        id=f"{number:032x}", name=f"app {number}", arn=f"arn:{number}", creation_date="", tags={}
+    )
+
+
+def _insert(number: int) -> Callable[[WriteTx], None]:
+    return lambda tx: tx.insert_app(_numbered_app(number))
+
+
+def _store(tmp_path: Path) -> SQLiteStore:
+    return SQLiteStore(tmp_path / "group.db")
+
+
+def test_a_failing_write_undoes_only_itself_among_concurrent_writes(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = _store(tmp_path)
+
+        def insert(number: int) -> Callable[[WriteTx], int]:
+            def fn(tx: WriteTx) -> int:
+                tx.insert_app(_numbered_app(number))
+                if number == 7:
+                    raise ValueError("request 7 is refused after writing")
+                return number
+
+            return fn
+
+        outcomes = await asyncio.gather(
+            *(store.write(insert(n)) for n in range(50)), return_exceptions=True
+        )
+        assert [o for o in outcomes if isinstance(o, Exception)] == [outcomes[7]]
+        assert isinstance(outcomes[7], ValueError)
+        found = await store.read(lambda tx: tx.list_apps(0, 100))
+        assert sorted(app.name for _, app in found) == sorted(
+            f"app {n}" for n in range(50) if n != 7
+        )
+        await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_every_acknowledged_write_is_visible_to_the_next_read(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = _store(tmp_path)
+
+        async def write_then_read(number: int) -> bool:
+            await store.write(lambda tx: tx.insert_app(_numbered_app(number)))
+            return await store.read(lambda tx: tx.get_app(f"{number:032x}")) is not None
+
+        assert all(await asyncio.gather(*(write_then_read(n) for n in range(100))))
+        await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_close_commits_the_writes_already_waiting(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = _store(tmp_path)
+        pending = [asyncio.ensure_future(store.write(_insert(n))) for n in range(20)]
+        await asyncio.sleep(0)
+        await store.close()
+        await asyncio.gather(*pending)
+
+    asyncio.run(scenario())
+    reopened = _store(tmp_path)
+    try:
+        found = asyncio.run(reopened.read(lambda tx: tx.list_apps(0, 100)))
+        assert len(found) == 20
+    finally:
+        asyncio.run(reopened.close())
+
+
+@pytest.mark.parametrize("size", [1, 600])
+def test_groups_of_any_size_are_committed(tmp_path: Path, size: int) -> None:
+    async def scenario() -> int:
+        store = _store(tmp_path)
+        await asyncio.gather(*(store.write(_insert(n)) for n in range(size)))
+        found = await store.read(lambda tx: tx.list_apps(0, 1000))
+        await store.close()
+        return len(found)
+
+    assert asyncio.run(scenario()) == size

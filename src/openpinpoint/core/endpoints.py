@@ -148,8 +148,10 @@ def update_endpoint(
     # G3: user attributes belong to the user. An endpoint that leaves a user leaves the
     # user's attributes behind; one that joins takes the user's attributes.
     user_attributes = user_attributes_of(existing)
+    # The user's other endpoints matter only when the endpoint joins the user or the
+    # request sends user attributes; most updates do neither and skip reading them.
     others: list[EndpointResponse] = []
-    if new_user is not None:
+    if new_user is not None and (new_user != old_user or sent_user_attributes is not UNSET):
         others = [e for e in tx.user_endpoints(app_id, new_user) if _key(e) != key]
     if new_user != old_user:
         if old_user is not None:

@@ -1,11 +1,11 @@
 """The embedded SQLite store.
 
-Writes go through one writer thread per process that commits *groups* of requests: it
-takes every write waiting in its queue, runs each inside its own SAVEPOINT (so a request
-that fails undoes only itself), commits once, and only then answers the callers. That
-keeps each request all-or-nothing and durable when acknowledged (G12) while paying one
-fsync for many requests. Reads run on the caller's thread on a separate connection; in WAL
-mode they never wait for the writer and always see every commit acknowledged before them.
+Writes are committed in *groups*: one writer per process takes every write waiting, runs
+each inside its own SAVEPOINT (so a request that fails undoes only itself), commits once,
+and only then answers the callers. That keeps each request all-or-nothing and durable when
+acknowledged (G12) while paying one fsync for many requests. Reads run on the caller's
+thread on a separate connection; in WAL mode they never wait for the writer and always see
+every commit acknowledged before them.
 """
 
 from __future__ import annotations
@@ -13,11 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import queue
 import sqlite3
-import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -157,6 +154,9 @@ class SQLiteTx(WriteTx):
         ).fetchone()
         return _decode_endpoint(row[0]) if row else None
 
+    # Without ANALYZE statistics SQLite's planner prefers the primary key's app_id prefix,
+    # a scan of the whole app, to the partial indexes; INDEXED BY keeps the user and
+    # address lookups at the few rows they match, whatever the table's size.
     def user_endpoints(self, app_id: str, user_id: str) -> list[EndpointResponse]:
         return self._docs(USER_ENDPOINTS_SQL, (app_id, user_id))
 
@@ -305,49 +305,69 @@ class _WriterTurn:
             os.close(self._fd)
 
 
-_Job = tuple[Callable[[WriteTx], Any], "Future[Any]"]
+_Job = tuple[Callable[[WriteTx], Any], "asyncio.Future[Any]"]
 
 
-class _GroupCommitWriter(threading.Thread):
-    """The one thread that writes; see the module docstring."""
+class _GroupCommitWriter:
+    """Commits the waiting writes in groups, one group at a time; see the module docstring.
+
+    The write functions run on the event loop's thread, as reads do: with a writer thread
+    the GIL changed hands for every SQL statement, and each hand-over could wait out the
+    interpreter's switch interval (5 ms), which cost more than the work itself. Only the
+    statements that wait on something else run on a worker thread: BEGIN IMMEDIATE (for
+    another process's write lock) and COMMIT (for fsync). Between two requests of a group
+    the loop gets a turn, so reads and new arrivals are served while a long group runs.
+    """
 
     def __init__(self, conn: sqlite3.Connection, turn: _WriterTurn) -> None:
-        super().__init__(name="openpinpoint-sqlite-writer", daemon=True)
         self._conn = conn
         self._turn = turn
         self._tx = SQLiteTx(conn)
-        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._waiting: list[_Job] = []
+        self._draining: asyncio.Task[None] | None = None
 
-    def run(self) -> None:
-        while True:
-            job = self.jobs.get()
-            if job is None:
-                return
-            group = [job]
-            stop = False
-            while len(group) < MAX_GROUP:
-                try:
-                    more = self.jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                group.append(more)
-            self._commit(group)
-            if stop:
-                return
+    async def write(self, fn: Callable[[WriteTx], T]) -> T:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._waiting.append((fn, future))
+        if self._draining is None:
+            self._draining = asyncio.create_task(self._drain())
+        return await future
 
-    def _commit(self, group: list[_Job]) -> None:
-        # A caller that gave up (a cancelled task) gets nothing written; the others' futures
-        # become uncancellable, so answering them below cannot fail and stop this thread.
-        group = [job for job in group if job[1].set_running_or_notify_cancel()]
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                group = self._waiting[:MAX_GROUP]
+                del self._waiting[:MAX_GROUP]
+                await self._commit(group)
+        finally:
+            self._draining = None
+
+    async def wait_idle(self) -> None:
+        while self._draining is not None:
+            await asyncio.shield(self._draining)
+
+    def _begin(self) -> None:
+        """Take this process's turn among the writers of the file, then the write lock."""
+        self._turn.acquire()
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._turn.release()
+            raise
+
+    async def _commit(self, group: list[_Job]) -> None:
+        # A caller that gave up (a cancelled task) gets nothing written.
+        group = [job for job in group if not job[1].done()]
         if not group:
             return
         outcomes: list[tuple[bool, Any]] = []
         try:
-            self._turn.acquire()
-            self._conn.execute("BEGIN IMMEDIATE")
+            await asyncio.to_thread(self._begin)
+        except Exception as error:
+            log.exception("SQLite could not start a write transaction")
+            self._answer(group, [(False, error)] * len(group))
+            return
+        try:
             for fn, _ in group:
                 self._conn.execute("SAVEPOINT request")
                 try:
@@ -356,7 +376,8 @@ class _GroupCommitWriter(threading.Thread):
                     self._conn.execute("ROLLBACK TO request")
                     outcomes.append((False, error))
                 self._conn.execute("RELEASE request")
-            self._conn.execute("COMMIT")
+                await asyncio.sleep(0)
+            await asyncio.to_thread(self._conn.execute, "COMMIT")
         except Exception as error:
             log.exception("SQLite group commit of %d requests failed", len(group))
             if self._conn.in_transaction:
@@ -364,7 +385,13 @@ class _GroupCommitWriter(threading.Thread):
             outcomes = [(False, error)] * len(group)
         finally:
             self._turn.release()
+        self._answer(group, outcomes)
+
+    @staticmethod
+    def _answer(group: list[_Job], outcomes: list[tuple[bool, Any]]) -> None:
         for (_, future), (ok, value) in zip(group, outcomes, strict=True):
+            if future.done():  # its caller went away
+                continue
             if ok:
                 future.set_result(value)
             else:
@@ -389,7 +416,6 @@ class SQLiteStore:
         self._reader.execute("PRAGMA query_only = 1")
         self._read_tx = SQLiteTx(self._reader)
         self._writer = _GroupCommitWriter(writer_conn, self._turn)
-        self._writer.start()
         self._writer_conn = writer_conn
 
     async def read(self, fn: Callable[[ReadTx], T]) -> T:
@@ -400,13 +426,10 @@ class SQLiteStore:
             self._reader.execute("COMMIT")
 
     async def write(self, fn: Callable[[WriteTx], T]) -> T:
-        future: Future[T] = Future()
-        self._writer.jobs.put((fn, future))
-        return await asyncio.wrap_future(future)
+        return await self._writer.write(fn)
 
     async def close(self) -> None:
-        self._writer.jobs.put(None)
-        await asyncio.to_thread(self._writer.join)
+        await self._writer.wait_idle()
         self._turn.close()
         self._writer_conn.close()
         self._reader.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from msgspec import Struct
 
@@ -38,7 +39,7 @@ class Operation:
     output: str | None = None
     """The payload member of the modeled output shape, or None when there is no body."""
 
-    @property
+    @cached_property
     def handler(self) -> str:
         return re.sub(r"(?<!^)(?=[A-Z])", "_", self.name).lower()
 

@@ -1,0 +1,144 @@
+"""The benchmark's data: an app, N endpoints over users of 1-15 endpoints, and pools of
+users that exist only to be deleted.
+
+Everything is written through `PinpointProvider.update_endpoints_batch` on a store opened
+in this process: the same code path the server runs for UpdateEndpointsBatch, minus HTTP,
+which is what makes a million endpoints take a minute rather than ten. Many batches are in
+flight at once so the store's group commit can gather them into few transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from openpinpoint.core.provider import PinpointProvider, RequestContext
+from openpinpoint.core.shapes import (
+    MAX_BATCH_ITEMS,
+    ChannelType,
+    CreateApplicationRequest,
+    EndpointBatchItem,
+    EndpointBatchRequest,
+    EndpointDemographic,
+    EndpointLocation,
+    EndpointUser,
+)
+from openpinpoint.store.open import open_store
+
+MAX_USER_ENDPOINTS = 15
+IN_FLIGHT = 64
+CHANNELS: tuple[ChannelType, ...] = ("SMS", "EMAIL", "GCM", "APNS")
+
+
+@dataclass(frozen=True)
+class DataSet:
+    app_id: str
+    endpoints: int
+    users: int
+    seconds: float
+
+
+def user_sizes(endpoints: int) -> Iterator[int]:
+    """Users get 1, 2, ..., 15, 1, 2, ... endpoints (8 on average) until `endpoints` are used."""
+    left, user = endpoints, 0
+    while left > 0:
+        size = min(user % MAX_USER_ENDPOINTS + 1, left)
+        yield size
+        left -= size
+        user += 1
+
+
+def _item(endpoint_id: str, number: int, user_id: str) -> EndpointBatchItem:
+    return EndpointBatchItem(
+        id=endpoint_id,
+        address=f"+1555{number:07d}",
+        channel_type=CHANNELS[number % len(CHANNELS)],
+        opt_out="NONE",
+        attributes={"interests": ["music", "travel"], "plan": ["basic"]},
+        metrics={"sessions": float(number % 50)},
+        demographic=EndpointDemographic(locale="en_US", platform="android", timezone="UTC"),
+        location=EndpointLocation(city="Berlin", country="DEU"),
+        user=EndpointUser(user_id=user_id, user_attributes={"tier": ["gold"]}),
+    )
+
+
+def _context() -> RequestContext:
+    return RequestContext(request_id=str(uuid.uuid4()))
+
+
+async def _write(
+    provider: PinpointProvider, app_id: str, items: Iterator[EndpointBatchItem]
+) -> None:
+    slots = asyncio.Semaphore(IN_FLIGHT)
+    running: set[asyncio.Task[None]] = set()
+
+    async def send(batch: list[EndpointBatchItem]) -> None:
+        try:
+            await provider.update_endpoints_batch(
+                _context(), app_id, EndpointBatchRequest(item=batch)
+            )
+        finally:
+            slots.release()
+
+    while batch := list(itertools.islice(items, MAX_BATCH_ITEMS)):
+        await slots.acquire()
+        running.add(asyncio.create_task(send(batch)))
+        for task in [task for task in running if task.done()]:
+            running.discard(task)
+            task.result()  # a failed batch stops the preload
+    await asyncio.gather(*running)
+
+
+def _preload_items(endpoints: int) -> Iterator[EndpointBatchItem]:
+    number = 0
+    for user, size in enumerate(user_sizes(endpoints)):
+        for _ in range(size):
+            yield _item(f"ep-{number}", number, f"u-{user}")
+            number += 1
+
+
+def _pool_items(pool: str, users: int) -> Iterator[EndpointBatchItem]:
+    """Lean endpoints: a pool is large (15 per user deleted) and lives for one run."""
+    for user in range(users):
+        for slot in range(MAX_USER_ENDPOINTS):
+            yield EndpointBatchItem(
+                id=f"{pool}-{user}-{slot}",
+                address=f"{pool}-{user}-{slot}@example.com",
+                channel_type="EMAIL",
+                user=EndpointUser(user_id=f"{pool}-{user}"),
+            )
+
+
+async def _preload(db_url: str, endpoints: int) -> DataSet:
+    store = open_store(db_url)
+    try:
+        provider = PinpointProvider(store)
+        started = time.perf_counter()
+        app = await provider.create_app(_context(), CreateApplicationRequest(name="bench"))
+        await _write(provider, app.id, _preload_items(endpoints))
+        seconds = time.perf_counter() - started
+    finally:
+        await store.close()
+    return DataSet(app.id, endpoints, sum(1 for _ in user_sizes(endpoints)), seconds)
+
+
+async def _add_pool(db_url: str, app_id: str, pool: str, users: int) -> None:
+    store = open_store(db_url)
+    try:
+        await _write(PinpointProvider(store), app_id, _pool_items(pool, users))
+    finally:
+        await store.close()
+
+
+def preload(db_url: str, endpoints: int) -> DataSet:
+    """A new app holding `endpoints` endpoints `ep-<i>` of users `u-<j>`."""
+    return asyncio.run(_preload(db_url, endpoints))
+
+
+def add_pool(db_url: str, app_id: str, pool: str, users: int) -> None:
+    """Users `<pool>-<k>` (k < users) of 15 endpoints each, for DeleteUserEndpoints."""
+    asyncio.run(_add_pool(db_url, app_id, pool, users))
