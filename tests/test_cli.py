@@ -12,10 +12,17 @@ from openpinpoint import __version__
 from openpinpoint.cli import _parser
 
 
-def _commands() -> list[list[str]]:
-    parser = _parser()
-    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return [[]] + [[name] for name in subparsers.choices]
+def _commands(
+    parser: argparse.ArgumentParser | None = None, prefix: tuple[str, ...] = ()
+) -> list[list[str]]:
+    """Every command and subcommand of `openpinpoint`, nested ones (`keys create`) too."""
+    parser = parser or _parser()
+    found = [list(prefix)]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += _commands(sub, (*prefix, name))
+    return found
 
 
 @pytest.mark.parametrize("command", _commands(), ids=lambda c: " ".join(c) or "openpinpoint")
