@@ -51,6 +51,10 @@ class Load:
     connections: int = 64
     threads: int = 1
     delay_ms: int = 0
+    stream: str = "generate"
+    """generate, record or replay (see bench/pinpoint.lua)."""
+    stream_file: str = "-"
+    record_count: int = 0
 
 
 class Result(msgspec.Struct, kw_only=True):
@@ -103,6 +107,9 @@ def run(wrk: str, server: Server, load: Load) -> Result:
         load.tag,
         str(load.delay_ms),
         str(load.threads),
+        load.stream,
+        load.stream_file,
+        str(load.record_count),
     ]
     with UsageMeter(server) as meter:
         done = subprocess.run(command, check=False, capture_output=True, text=True)

@@ -1,6 +1,6 @@
 -- wrk script for the OpenPinpoint benchmark: one scenario per run, chosen by argument.
 --
---   wrk ... -s bench/pinpoint.lua URL -- SCENARIO APP_ID ENDPOINTS USERS POOL POOL_USERS TAG DELAY_MS THREADS
+--   wrk ... -s bench/pinpoint.lua URL -- SCENARIO APP_ID ENDPOINTS USERS POOL POOL_USERS TAG DELAY_MS THREADS [STREAM FILE COUNT]
 --
 -- ENDPOINTS/USERS describe the preloaded data set (endpoints "ep-<i>", users "u-<i>").
 -- POOL/POOL_USERS name users of 15 endpoints ("<POOL>-<k>") that exist only to be deleted;
@@ -8,6 +8,13 @@
 -- that runs out stops (the harness then retries with a bigger pool). TAG keeps the ids
 -- created by one run apart from every other run's. DELAY_MS > 0 paces each connection:
 -- it waits DELAY_MS on average (at random) after each answer.
+--
+-- STREAM is "generate" (the default: each request made up as it is sent), "record" (also
+-- write the first COUNT requests each thread sends to FILE.<thread number>, then stop that
+-- thread) or "replay" (send the requests in FILE, round-robin, as they are). The harness
+-- records a stream against the ceiling, signs each request with SigV4 in Python (wrk cannot
+-- compute HMACs per request cheaply) and replays it, within the 15 minutes the signatures
+-- stay valid. Both files hold requests as "<byte length>\n<raw HTTP request>".
 --
 -- Bodies follow what a mobile SDK sends on every session: the whole endpoint profile,
 -- about 600 bytes, 10% of them with an address that other endpoints share.
@@ -154,6 +161,44 @@ local SCENARIOS = {
    CreateApp = create_app,
 }
 
+-- The first `count` requests of `generate`, also written to `path`; then the thread stops.
+local function recorder(generate, path, count)
+   local file = assert(io.open(path, "wb"))
+   local written = 0
+   return function()
+      local raw = generate()
+      if file ~= nil then
+         file:write(#raw, "\n", raw)
+         written = written + 1
+         if written >= count then
+            file:close()
+            file = nil
+            wrk.thread:stop()
+         end
+      end
+      return raw
+   end
+end
+
+-- The requests in `path`, round-robin; each thread starts at its own share of them.
+local function replayer(path)
+   local file = assert(io.open(path, "rb"))
+   local data = file:read("*a")
+   file:close()
+   local ring, at = {}, 1
+   while at <= #data do
+      local newline = data:find("\n", at, true)
+      local length = tonumber(data:sub(at, newline - 1))
+      ring[#ring + 1] = data:sub(newline + 1, newline + length)
+      at = newline + length + 1
+   end
+   local next_one = math.floor((tid - 1) * #ring / tid_count)
+   return function()
+      next_one = next_one % #ring + 1
+      return ring[next_one]
+   end
+end
+
 function init(args)
    scenario = args[1]
    app = args[2]
@@ -166,9 +211,19 @@ function init(args)
    tid_count = tonumber(args[9])
    pool_next = tid - 1
    math.randomseed(tid * 7919 + #tag)
-   request = SCENARIOS[scenario]
-   if request == nil then
+   local generate = SCENARIOS[scenario]
+   if generate == nil then
       error("unknown scenario " .. tostring(scenario))
+   end
+   local stream = args[10] or "generate"
+   if stream == "generate" then
+      request = generate
+   elseif stream == "record" then
+      request = recorder(generate, args[11] .. "." .. tid, tonumber(args[12]))
+   elseif stream == "replay" then
+      request = replayer(args[11])
+   else
+      error("unknown stream " .. stream)
    end
    if pace > 0 then
       -- Uniform in [0, 2 * pace]: the mean is `pace`, and connections do not fall into

@@ -46,6 +46,29 @@ class Outcome(msgspec.Struct, kw_only=True):
         return self.openpinpoint.rps / self.moto.rps if self.moto and self.moto.rps else None
 
 
+class AuthOutcome(msgspec.Struct, kw_only=True):
+    """One scenario's signed requests against a server with SigV4 verification off and on;
+    each ratio is on ÷ off."""
+
+    name: str
+    off: Result
+    on: Result
+    rps_ratio: float
+    p50_ratio: float
+    p99_ratio: float
+
+    @classmethod
+    def compare(cls, name: str, off: Result, on: Result) -> AuthOutcome:
+        return cls(
+            name=name,
+            off=off,
+            on=on,
+            rps_ratio=on.rps / off.rps,
+            p50_ratio=on.p50_ms / off.p50_ms,
+            p99_ratio=on.p99_ms / off.p99_ms,
+        )
+
+
 class ScaleOutcome(msgspec.Struct, kw_only=True):
     name: str
     endpoints: int
@@ -78,6 +101,7 @@ class Summary(msgspec.Struct, kw_only=True):
     facts: dict[str, str]
     preload: Preload
     outcomes: list[Outcome]
+    auth: list[AuthOutcome]
     scale: list[ScaleOutcome]
     profiles: list[Profile]
     total_seconds: float
@@ -85,6 +109,7 @@ class Summary(msgspec.Struct, kw_only=True):
     @property
     def errors(self) -> int:
         runs = [r for o in self.outcomes for r in (o.openpinpoint, o.paced) if r is not None]
+        runs += [r for a in self.auth for r in (a.off, a.on)]
         return sum(r.errors for r in runs) + sum(s.result.errors for s in self.scale)
 
 
@@ -228,6 +253,25 @@ def markdown(summary: Summary) -> str:
             f"| {r.errors} | {r.cpu_cores:.2f} | {r.peak_rss_mb:.0f} | {_n(o.ceiling.rps)} "
             f"| {o.of_ceiling:.2f} | {moto} | {of_moto} | {paced} |"
         )
+    if summary.auth:
+        lines += [
+            "",
+            "### Authentication: SigV4 verification on ÷ off",
+            "",
+            "Both servers replay the same kind of requests, signed with botocore right before "
+            "each run; the one with `--auth none` ignores the signatures.",
+            "",
+            "| scenario | req/s off | req/s on | on ÷ off | p50 ms off | p50 ms on | on ÷ off "
+            "| p99 ms off | p99 ms on | on ÷ off | server CPU on (cores) | errors |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        ]
+        for a in summary.auth:
+            lines.append(
+                f"| {a.name} | {_n(a.off.rps)} | {_n(a.on.rps)} | {a.rps_ratio:.2f} "
+                f"| {_ms(a.off.p50_ms)} | {_ms(a.on.p50_ms)} | {a.p50_ratio:.2f} "
+                f"| {_ms(a.off.p99_ms)} | {_ms(a.on.p99_ms)} | {a.p99_ratio:.2f} "
+                f"| {a.on.cpu_cores:.2f} | {a.off.errors + a.on.errors} |"
+            )
     if summary.scale:
         lines += [
             "",

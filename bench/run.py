@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import math
 import shutil
 import sys
@@ -26,9 +27,11 @@ import loadgen
 import profiling
 import report
 import servers
+import signing
 from loadgen import Load, Result
+from openpinpoint import keys
 from openpinpoint.store.open import StoreURLError, open_store
-from report import Outcome, ScaleOutcome
+from report import AuthOutcome, Outcome, ScaleOutcome
 
 RESULTS = servers.BENCH / "results"
 MAX_POOL_TRIES = 3
@@ -41,6 +44,13 @@ SCALE_DELAY_MS = 2
 SCALE_SECONDS = 3.0
 PACED_SHARE = 0.8
 PACED_INTERVAL_MS = 20
+# Measured again with SigV4 verification on, as a ratio to the same requests with it off.
+AUTH_SCENARIOS = ("UpdateEndpoint", "GetEndpoint")
+# A signed stream holds as many requests as its run is expected to send, up to this many
+# (then it repeats): ~3 s of signing, ~35 MB.
+MAX_STREAM = 50_000
+# Requests per second the ceiling takes, at the least, while a stream is recorded.
+RECORD_RATE = 20_000
 
 
 @dataclass(frozen=True)
@@ -121,8 +131,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--auth",
         action="store_true",
-        help="sign every request with SigV4 (needs the server's signature verification, "
-        "which is not in this version yet)",
+        help="also run UpdateEndpoint and GetEndpoint against a server that verifies SigV4 "
+        "signatures, on requests signed beforehand, as a ratio to auth off (about 70 s more)",
     )
     parser.add_argument(
         "--quick",
@@ -164,6 +174,7 @@ class Bench:
         """OpenPinpoint's measured requests per second, by scenario."""
         self.pools = 0
         self.pool_seconds = 0.0
+        self.streams = 0
         self.moto_app = "-"
         self.on_run: Callable[[Load], None] | None = None
         """Called right before each wrk run (the profiler starts sampling there)."""
@@ -229,6 +240,37 @@ class Bench:
         if scenario.deletes == 1 or not self.rates:
             return FIRST_DELETE_RATE
         return max(self.rates.values())
+
+    def signed_load(
+        self,
+        scenario: Scenario,
+        target: servers.Server,
+        *,
+        ceiling: servers.Server,
+        key: keys.AccessKey,
+        work: Path,
+        seconds: float,
+    ) -> Load:
+        """A load that replays a fresh stream of the scenario's requests, signed for `target`:
+        recorded against the ceiling (nothing is written), signed, replayed round-robin."""
+        expected = self.rates[scenario.name] * seconds * POOL_MARGIN
+        count = min(MAX_STREAM, max(self.args.connections, math.ceil(expected)))
+        self.streams += 1
+        recorded = work / f"stream{self.streams}"
+        record = self.load(
+            scenario,
+            stream="record",
+            stream_file=str(recorded),
+            record_count=math.ceil(count / self.args.threads),
+            seconds=math.ceil(count / RECORD_RATE),
+        )
+        loadgen.run(self.wrk, ceiling, record)
+        sources = sorted(work.glob(f"{recorded.name}.*"))
+        signed = recorded.with_suffix(".signed")
+        signing.sign_stream(sources, target.url, key, signed)
+        for source in sources:
+            source.unlink()
+        return self.load(scenario, stream="replay", stream_file=str(signed), seconds=seconds)
 
     def paced(self, server: servers.Server, scenario: Scenario, peak: Result) -> Result:
         """A run at PACED_SHARE of the peak: each connection waits between its requests."""
@@ -319,6 +361,48 @@ def measure(
     return outcomes
 
 
+def measure_auth(
+    bench: Bench, opp: servers.Server, ceiling: servers.Server, work: Path
+) -> list[AuthOutcome]:
+    """AUTH_SCENARIOS against a second server that verifies SigV4, each as a ratio to the
+    first (`--auth none`) on the same kind of stream: both replay requests signed right
+    before their run, so that verification is the only difference."""
+    args = bench.args
+    chosen = [s for s in args.chosen if s.name in AUTH_SCENARIOS]
+    if not args.auth or not chosen:
+        return []
+    key = keys.new_key(name="bench", admin=True)
+    keys_file = work / "keys.json"
+    keys.KeyFile(keys_file).create(key)
+    signed = servers.openpinpoint(bench.db_url, args.workers, keys_file)
+    runs: dict[str, dict[str, list[Result]]] = {s.name: {} for s in chosen}
+    try:
+        done = _step("auth    warming up the SigV4 server")
+        signed_load = functools.partial(bench.signed_load, ceiling=ceiling, key=key, work=work)
+        warm_up = signed_load(chosen[0], signed, seconds=1.0)
+        loadgen.run(bench.wrk, signed, warm_up)
+        Path(warm_up.stream_file).unlink()
+        done()
+        for round_no in range(args.rounds):
+            for scenario in chosen:
+                for label, server in (("auth off", opp), ("auth on", signed)):
+                    done = _step(f"round {round_no + 1} {scenario.name:<22} {label:<13}")
+                    load = signed_load(scenario, server, seconds=args.duration)
+                    result = bench.run(server, load)
+                    Path(load.stream_file).unlink()
+                    done()
+                    print(f"    {report.describe(result)}", flush=True)
+                    runs[scenario.name].setdefault(label, []).append(result)
+    finally:
+        signed.stop()
+    return [
+        AuthOutcome.compare(
+            s.name, median_run(runs[s.name]["auth off"]), median_run(runs[s.name]["auth on"])
+        )
+        for s in chosen
+    ]
+
+
 def scale_url(args: argparse.Namespace, work: Path, size: int) -> str:
     """SQLite gets a file per size; another store gets a separate app in the same database."""
     if args.db and not args.db.startswith("sqlite:"):
@@ -363,13 +447,6 @@ def measure_scale(bench: Bench, work: Path) -> list[ScaleOutcome]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _options(argv)
-    if args.auth:
-        print(
-            "bench: --auth needs the server's SigV4 signature verification, which this version "
-            "of OpenPinpoint does not have yet; no signed figures are produced until it does.",
-            file=sys.stderr,
-        )
-        return 2
     if args.db:
         try:  # fail before preloading on a URL this version cannot open
             asyncio.run(open_store(args.db).close())
@@ -411,6 +488,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.profile
             else []
         )
+        auth = measure_auth(bench, opp, ceiling, work)
         for server in opened:
             server.stop()
         opened.clear()
@@ -425,6 +503,7 @@ def main(argv: list[str] | None = None) -> int:
                 pool_seconds=bench.pool_seconds,
             ),
             outcomes=outcomes,
+            auth=auth,
             scale=scale,
             profiles=profiles,
             total_seconds=time.perf_counter() - started,

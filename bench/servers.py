@@ -143,10 +143,15 @@ class UsageMeter:
         return Usage(cpu_seconds=self._cpu() - self._cpu_start, peak_rss_bytes=self._peak)
 
 
-def openpinpoint(db_url: str, workers: int) -> Server:
+def openpinpoint(db_url: str, workers: int, keys_file: Path | None = None) -> Server:
+    """Without `keys_file`, signatures go unchecked (`--auth none`); with it, every request
+    must be signed with one of its keys."""
     command = [sys.executable, "-m", "openpinpoint", "serve", "--port", "0", "--db", db_url]
-    command += ["--workers", str(workers), "--auth", "none"]
-    return Server("OpenPinpoint", command)
+    command += ["--workers", str(workers)]
+    if keys_file is None:
+        return Server("OpenPinpoint", [*command, "--auth", "none"])
+    command += ["--auth", "sigv4", "--keys-file", str(keys_file)]
+    return Server("OpenPinpoint (SigV4)", command)
 
 
 def ceiling(workers: int) -> Server:

@@ -1,4 +1,4 @@
-"""The benchmark harness keeps working: `bench/run.py --quick` produces a full report.
+"""The benchmark harness keeps working: `bench/run.py --quick --auth` produces a full report.
 
 Not a performance test: nothing here looks at how fast anything was.
 """
@@ -35,7 +35,14 @@ pytestmark = pytest.mark.skipif(
 
 def test_quick_bench_reports_every_scenario_without_errors(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(tmp_path)],
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            "--quick",
+            "--auth",
+            "--out",
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -54,6 +61,14 @@ def test_quick_bench_reports_every_scenario_without_errors(tmp_path: Path) -> No
             assert outcome[server]["errors"] == 0, (name, server, outcome[server])
         if outcome["paced"] is not None:
             assert outcome["paced"]["errors"] == 0, (name, outcome["paced"])
+    # Signed requests against the server that verifies them: a refused signature is a 403,
+    # which wrk counts as an error.
+    auth = {a["name"]: a for a in summary["auth"]}
+    assert set(auth) == {"UpdateEndpoint", "GetEndpoint"}
+    for name, outcome in auth.items():
+        for side in ("off", "on"):
+            assert outcome[side]["requests"] > 0, (name, side)
+            assert outcome[side]["errors"] == 0, (name, side, outcome[side])
     for name in ("GetApp", "CreateApp"):
         assert outcomes[name]["moto"]["requests"] > 0, name
     assert {(s["name"], s["endpoints"]) for s in summary["scale"]} == {
