@@ -63,6 +63,8 @@ def test_serve_chooses_the_sqlite_file(
         server.stop()
     assert (tmp_path / expected).is_file()
     assert str(tmp_path / expected) in server.log
+    if db_args == []:
+        assert (tmp_path / expected).parent.stat().st_mode & 0o777 == 0o700
 
 
 @pytest.mark.parametrize("auth", [[], ["--auth", "none"]])

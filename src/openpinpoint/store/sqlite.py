@@ -404,7 +404,8 @@ class SQLiteStore:
     def __init__(self, path: Path) -> None:
         self.path = path.resolve()
         self.url = f"sqlite:///{self.path}"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # A directory made for the data holds personal data (addresses): the server's user only.
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._turn = _WriterTurn(path)
         # Switching a new database to WAL needs an exclusive lock, which SQLite refuses at
         # once ("database is locked", no busy wait) when another process is doing the same;
