@@ -399,7 +399,8 @@ class _GroupCommitWriter:
 
 
 class SQLiteStore:
-    """SQLite behind the `Store` interface. Open with `SQLiteStore.open(path)`."""
+    """SQLite behind the `Store` interface, on the database file at `path` (created and
+    migrated if need be)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path.resolve()
