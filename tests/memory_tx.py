@@ -9,7 +9,7 @@ import msgspec
 from openpinpoint.core.endpoints import user_id_of
 from openpinpoint.core.shapes import EndpointResponse
 from openpinpoint.core.values import endpoint_key
-from openpinpoint.store.base import App, JobRecord, WriteTx
+from openpinpoint.store.base import App, JobRecord, Resource, WriteTx
 
 
 class MemoryTx(WriteTx):
@@ -18,6 +18,7 @@ class MemoryTx(WriteTx):
         self.endpoints: dict[tuple[str, str], EndpointResponse] = {}
         self.names: set[tuple[str, str, str]] = set()
         self.jobs: dict[str, JobRecord] = {}
+        self.resources: dict[tuple[str, str, str, int], Resource] = {}
 
     def _copy(self, endpoint: EndpointResponse) -> EndpointResponse:
         # What a real store returns is a fresh decode, never the stored object itself.
@@ -48,6 +49,8 @@ class MemoryTx(WriteTx):
 
     def delete_app(self, app_id: str) -> None:
         del self.apps[app_id]
+        for key in [k for k in self.resources if k[0] == app_id]:
+            del self.resources[key]
 
     def active_endpoints_with_address(self, app_id: str, address: str) -> list[EndpointResponse]:
         return [
@@ -108,3 +111,40 @@ class MemoryTx(WriteTx):
 
     def count_users(self, app_id: str) -> int:
         return len({user_id_of(e) for (a, _), e in self.endpoints.items() if a == app_id} - {None})
+
+    def get_resource(
+        self, scope: str, kind: str, name: str, version: int | None = None
+    ) -> Resource | None:
+        versions = self.resource_versions(scope, kind, name)
+        if version is None:
+            return versions[-1] if versions else None
+        return next((r for r in versions if r.version == version), None)
+
+    def list_resources(
+        self, scope: str, kind: str, after: str, limit: int, prefix: str = ""
+    ) -> list[Resource]:
+        names = sorted(
+            {n for s, k, n, _ in self.resources if (s, k) == (scope, kind)},
+            key=lambda n: n.encode(),
+        )
+        chosen = [n for n in names if n.encode() > after.encode() and n.startswith(prefix)]
+        found = [self.get_resource(scope, kind, n) for n in chosen[:limit]]
+        return [r for r in found if r is not None]
+
+    def resource_versions(self, scope: str, kind: str, name: str) -> list[Resource]:
+        return sorted(
+            (r for (s, k, n, _), r in self.resources.items() if (s, k, n) == (scope, kind, name)),
+            key=lambda r: r.version,
+        )
+
+    def scope_resources(self, scope: str) -> list[Resource]:
+        return [self.resources[key] for key in sorted(self.resources) if key[0] == scope]
+
+    def put_resource(self, resource: Resource) -> None:
+        key = (resource.scope, resource.kind, resource.name, resource.version)
+        self.resources[key] = resource
+
+    def delete_resource(self, scope: str, kind: str, name: str, version: int | None = None) -> None:
+        for key in list(self.resources):
+            if key[:3] == (scope, kind, name) and version in (None, key[3]):
+                del self.resources[key]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from conftest import STORES, RunningServer, new_store_url, run_cli, sqlite_url
-from openpinpoint.store.base import ATTRIBUTE_KINDS
+from openpinpoint.store.base import ATTRIBUTE_KINDS, SERVER_SCOPE, Resource, WriteTx
 from openpinpoint.store.copy import PAGE, all_apps
 from openpinpoint.store.open import open_store
 
@@ -70,6 +70,29 @@ def populate(url: str) -> None:
         )
     finally:
         server.stop()
+    asyncio.run(put_resources(url, big))
+
+
+async def put_resources(url: str, app_id: str) -> None:
+    """Resources of the server and of an app, with versions (templates, channels and
+    segments are kept as such); written to the store directly, to test the copy alone."""
+    store = open_store(url)
+    try:
+
+        def put(tx: WriteTx) -> None:
+            for scope, kind, name, version in [
+                (SERVER_SCOPE, "template", "welcome/EMAIL", 1),
+                (SERVER_SCOPE, "template", "welcome/EMAIL", 2),
+                (app_id, "channel", "email", 0),
+                (app_id, "segment", "0123abcd", 1),
+            ]:
+                doc = f'{{"v": {version}, "text": "é\\u0000"}}'
+                resource = Resource(scope=scope, kind=kind, name=name, version=version, doc=doc)
+                tx.put_resource(resource)
+
+        await store.write(put)
+    finally:
+        await store.close()
 
 
 def dump(url: str) -> dict[str, Any]:
@@ -83,9 +106,14 @@ def dump(url: str) -> dict[str, Any]:
 
                 def app_contents(tx: Any, app_id: str = app.id) -> dict[str, Any]:
                     names = {kind: tx.attribute_names(app_id, kind) for kind in ATTRIBUTE_KINDS}
-                    return {"names": names, "endpoints": tx.list_endpoints(app_id, "", 10**6)}
+                    return {
+                        "names": names,
+                        "endpoints": tx.list_endpoints(app_id, "", 10**6),
+                        "resources": tx.scope_resources(app_id),
+                    }
 
                 contents[app.id] = {"app": app, **await store.read(app_contents)}
+            contents["server"] = await store.read(lambda tx: tx.scope_resources(SERVER_SCOPE))
             return contents
         finally:
             await store.close()
@@ -114,13 +142,17 @@ def test_round_trip_through_another_store_keeps_everything(
     assert back_run.returncode == 0, back_run.stderr
 
     expected = dump(original)
-    assert len(expected) == 3
-    assert sum(len(app["endpoints"]) for app in expected.values()) == BIG_APP_ENDPOINTS + 1
+    assert len(expected) == 4
+    assert len(expected["server"]) == 2
+    apps = [contents for key, contents in expected.items() if key != "server"]
+    assert sum(len(app["endpoints"]) for app in apps) == BIG_APP_ENDPOINTS + 1
+    assert sum(len(app["resources"]) for app in apps) == 2
     assert dump(there) == expected
     assert dump(back) == expected
     assert (
         f"copied and checked 3 applications, {BIG_APP_ENDPOINTS + 1} endpoints, "
-        f"{BIG_APP_ENDPOINTS // 10} users and 3 attribute names" in back_run.stderr
+        f"{BIG_APP_ENDPOINTS // 10} users, 3 attribute names and 4 templates, channels and "
+        "segments (versions counted)" in " ".join(back_run.stderr.split())
     )
 
     # The copy serves: app order (GetApps) and user lookups are those of the original.

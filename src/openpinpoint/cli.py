@@ -285,7 +285,8 @@ def migrate_store(source_url: str, target_url: str) -> int:
         return 1
     console.print(
         f"copied and checked {counts.apps} applications, {counts.endpoints} endpoints, "
-        f"{counts.users} users and {counts.attribute_names} attribute names"
+        f"{counts.users} users, {counts.attribute_names} attribute names and "
+        f"{counts.resources} templates, channels and segments (versions counted)"
     )
     return 0
 

@@ -18,6 +18,8 @@ from openpinpoint.core.shapes import EndpointResponse
 T = TypeVar("T")
 
 ATTRIBUTE_KINDS = ("custom", "metric", "user")
+SERVER_SCOPE = ""
+"""The `Resource.scope` of what belongs to the whole server rather than one application."""
 
 
 class App(Struct, kw_only=True):
@@ -60,6 +62,28 @@ class JobRecord(Struct, kw_only=True):
         )
 
 
+class Resource(Struct, kw_only=True):
+    """One version of a small, named document that the engagement layer keeps: a message
+    template, a channel, a segment. `scope` is the application id, or `SERVER_SCOPE` for
+    what belongs to the whole server (templates, T1); `kind` names the family ("segment", ...);
+    `version` counts from 1 (0 for documents that have no versions, or a family's own head
+    record). The store reads only these keys; `doc` is the core's business."""
+
+    scope: str
+    kind: str
+    name: str
+    version: int = 0
+    doc: str
+
+    COLUMNS: ClassVar[str] = "scope, kind, name, version, doc"
+    """The SQL stores' columns of a resource, in the order `from_row` reads them."""
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Resource:
+        scope, kind, name, version, doc = row
+        return cls(scope=scope, kind=kind, name=name, version=version, doc=doc)
+
+
 class ReadTx(Protocol):
     def get_app(self, app_id: str) -> App | None: ...
 
@@ -100,6 +124,27 @@ class ReadTx(Protocol):
 
     def count_attribute_names(self, app_id: str) -> int: ...
 
+    def get_resource(
+        self, scope: str, kind: str, name: str, version: int | None = None
+    ) -> Resource | None:
+        """That version of the resource, or its highest version when `version` is None."""
+        ...
+
+    def list_resources(
+        self, scope: str, kind: str, after: str, limit: int, prefix: str = ""
+    ) -> list[Resource]:
+        """The highest version of up to `limit` resources of `kind` whose names start with
+        `prefix` and sort (byte-wise) after `after`, in name order."""
+        ...
+
+    def resource_versions(self, scope: str, kind: str, name: str) -> list[Resource]:
+        """Every version of one resource, lowest first."""
+        ...
+
+    def scope_resources(self, scope: str) -> list[Resource]:
+        """Every version of every resource in the scope (for copying a store)."""
+        ...
+
 
 class WriteTx(ReadTx, Protocol):
     def insert_app(self, app: App) -> None: ...
@@ -107,7 +152,7 @@ class WriteTx(ReadTx, Protocol):
     def update_app(self, app: App) -> None: ...
 
     def delete_app(self, app_id: str) -> None:
-        """Delete the app and everything in it."""
+        """Delete the app and everything in it, its resources included."""
         ...
 
     def active_endpoints_with_address(
@@ -130,6 +175,14 @@ class WriteTx(ReadTx, Protocol):
 
     def put_job(self, job: JobRecord) -> None:
         """Insert the job, or replace the one stored under its id."""
+        ...
+
+    def put_resource(self, resource: Resource) -> None:
+        """Insert that version of the resource, or replace it."""
+        ...
+
+    def delete_resource(self, scope: str, kind: str, name: str, version: int | None = None) -> None:
+        """Delete one version of the resource, or every version when `version` is None."""
         ...
 
 

@@ -14,7 +14,7 @@ from functools import partial
 
 from openpinpoint.core.shapes import EndpointResponse
 from openpinpoint.core.values import endpoint_key
-from openpinpoint.store.base import ATTRIBUTE_KINDS, App, ReadTx, Store, WriteTx
+from openpinpoint.store.base import ATTRIBUTE_KINDS, SERVER_SCOPE, App, ReadTx, Store, WriteTx
 
 PAGE = 500
 
@@ -29,6 +29,7 @@ class Counts:
     endpoints: int = 0
     users: int = 0
     attribute_names: int = 0
+    resources: int = 0
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(
@@ -36,6 +37,7 @@ class Counts:
             self.endpoints + other.endpoints,
             self.users + other.users,
             self.attribute_names + other.attribute_names,
+            self.resources + other.resources,
         )
 
 
@@ -45,6 +47,7 @@ def app_counts(tx: ReadTx, app_id: str) -> Counts:
         endpoints=tx.count_endpoints(app_id),
         users=tx.count_users(app_id),
         attribute_names=tx.count_attribute_names(app_id),
+        resources=len(tx.scope_resources(app_id)),
     )
 
 
@@ -72,15 +75,17 @@ async def count_endpoints(store: Store, apps: list[App]) -> int:
 async def copy_store(
     source: Store, target: Store, on_copied: Callable[[int], None] = lambda n: None
 ) -> Counts:
-    """Copy every app (with its tags), endpoint (with its user) and registered attribute
-    name; `on_copied(n)` after each page of n endpoints. Returns what the source held, once
-    the target has been checked to hold exactly as much of each, app by app."""
-    if await target.read(lambda tx: tx.list_apps(0, 1)):
+    """Copy every app (with its tags), endpoint (with its user), registered attribute name
+    and resource (templates, channels, segments, every version); `on_copied(n)` after each
+    page of n endpoints. Returns what the source held, once the target has been checked to
+    hold exactly as much of each, app by app."""
+    if await target.read(lambda tx: tx.list_apps(0, 1) or tx.scope_resources(SERVER_SCOPE)):
         raise StoreCopyError(f"the target store {target.url} is not empty")
+    server_resources = await _copy_resources(source, target, SERVER_SCOPE)
     apps = await all_apps(source)
     for app in apps:
         await _copy_app(source, target, app, on_copied)
-    total = Counts()
+    total = Counts(resources=server_resources)
     for app_id in (app.id for app in apps):
         expected = await source.read(partial(app_counts, app_id=app_id))
         copied = await target.read(partial(app_counts, app_id=app_id))
@@ -90,6 +95,17 @@ async def copy_store(
             )
         total += expected
     return total
+
+
+async def _copy_resources(source: Store, target: Store, scope: str) -> int:
+    resources = await source.read(lambda tx: tx.scope_resources(scope))
+
+    def put(tx: WriteTx) -> None:
+        for resource in resources:
+            tx.put_resource(resource)
+
+    await target.write(put)
+    return len(resources)
 
 
 async def _copy_app(
@@ -105,6 +121,7 @@ async def _copy_app(
             tx.add_attribute_names(app.id, kind, kind_names)
 
     await target.write(insert)
+    await _copy_resources(source, target, app.id)
     after = ""
     while page := await source.read(partial(_endpoints_page, app.id, after)):
 

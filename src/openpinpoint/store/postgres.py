@@ -35,7 +35,7 @@ from openpinpoint.core.endpoints import user_id_of
 from openpinpoint.core.errors import TooManyRequests
 from openpinpoint.core.shapes import EndpointResponse, encode
 from openpinpoint.core.values import endpoint_key
-from openpinpoint.store.base import App, JobRecord, ReadTx, WriteTx
+from openpinpoint.store.base import App, JobRecord, ReadTx, Resource, WriteTx
 
 T = TypeVar("T")
 Connection = psycopg.Connection[TupleRow]
@@ -97,6 +97,16 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         )""",
         "CREATE INDEX jobs_by_app ON jobs (app_id, type, seq)",
         "CREATE INDEX jobs_unfinished ON jobs (status) WHERE status IN ('CREATED', 'PROCESSING')",
+    ),
+    3: (
+        """CREATE TABLE resources (
+            scope text COLLATE "C" NOT NULL,
+            kind text COLLATE "C" NOT NULL,
+            name text COLLATE "C" NOT NULL,
+            version integer NOT NULL,
+            doc text NOT NULL,
+            PRIMARY KEY (scope, kind, name, version)
+        )""",
     ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
@@ -331,6 +341,7 @@ class PostgresTx(WriteTx):
         self._lock("app", app_id, "")
         for table in ("endpoints", "attribute_names", "jobs"):
             self._conn.execute(f"DELETE FROM {table} WHERE app_id = %s", (app_id,))
+        self._conn.execute("DELETE FROM resources WHERE scope = %s", (app_id,))
         self._conn.execute("DELETE FROM apps WHERE id = %s", (app_id,))
 
     def active_endpoints_with_address(self, app_id: str, address: str) -> list[EndpointResponse]:
@@ -444,8 +455,67 @@ class PostgresTx(WriteTx):
             (job.app_id, job.id, job.type, job.status, job.owner, job.lease_until, job.doc),
         )
 
+    # Resources. In a write transaction each resource (all its versions) is read and
+    # written under its own lock, so that "create unless it exists" and "add the next
+    # version" are atomic across servers.
+
+    def _resource_rows(
+        self, scope: str, kind: str, name: str, query: Query | None = None
+    ) -> list[Any]:
+        return self._lock("resource", scope, f"{kind}\0{name}", then=query)
+
+    def get_resource(
+        self, scope: str, kind: str, name: str, version: int | None = None
+    ) -> Resource | None:
+        if version is None:
+            query: Query = (_RESOURCE + " ORDER BY version DESC LIMIT 1", (scope, kind, name))
+        else:
+            query = (_RESOURCE + " AND version = %s", (scope, kind, name, version))
+        rows = self._resource_rows(scope, kind, name, query)
+        return Resource.from_row(rows[0]) if rows else None
+
+    def list_resources(
+        self, scope: str, kind: str, after: str, limit: int, prefix: str = ""
+    ) -> list[Resource]:
+        rows = self._conn.execute(
+            f"SELECT DISTINCT ON (name) {Resource.COLUMNS} FROM resources"
+            " WHERE scope = %s AND kind = %s AND name > %s AND left(name, %s) = %s"
+            " ORDER BY name, version DESC LIMIT %s",
+            (scope, kind, after, len(prefix), prefix, limit),
+        )
+        return [Resource.from_row(row) for row in rows]
+
+    def resource_versions(self, scope: str, kind: str, name: str) -> list[Resource]:
+        query = (_RESOURCE + " ORDER BY version", (scope, kind, name))
+        return [Resource.from_row(row) for row in self._resource_rows(scope, kind, name, query)]
+
+    def scope_resources(self, scope: str) -> list[Resource]:
+        rows = self._conn.execute(
+            f"SELECT {Resource.COLUMNS} FROM resources WHERE scope = %s"
+            " ORDER BY kind, name, version",
+            (scope,),
+        )
+        return [Resource.from_row(row) for row in rows]
+
+    def put_resource(self, resource: Resource) -> None:
+        self._resource_rows(resource.scope, resource.kind, resource.name)
+        self._conn.execute(
+            f"INSERT INTO resources ({Resource.COLUMNS}) VALUES (%s, %s, %s, %s, %s)"
+            " ON CONFLICT (scope, kind, name, version) DO UPDATE SET doc = excluded.doc",
+            (resource.scope, resource.kind, resource.name, resource.version, resource.doc),
+        )
+
+    def delete_resource(self, scope: str, kind: str, name: str, version: int | None = None) -> None:
+        self._resource_rows(scope, kind, name)
+        sql = "DELETE FROM resources WHERE scope = %s AND kind = %s AND name = %s"
+        if version is None:
+            self._conn.execute(sql, (scope, kind, name))
+        else:
+            self._conn.execute(sql + " AND version = %s", (scope, kind, name, version))
+
 
 _ENDPOINTS = "SELECT app_id, id_key, user_id, address, doc FROM endpoints WHERE app_id = %s"
+_RESOURCE = f"SELECT {Resource.COLUMNS} FROM resources WHERE scope = %s AND kind = %s AND name = %s"
 
 
 def pool_size() -> int:

@@ -28,12 +28,12 @@ import msgspec
 from openpinpoint.core.endpoints import user_id_of
 from openpinpoint.core.shapes import EndpointResponse, encode
 from openpinpoint.core.values import endpoint_key
-from openpinpoint.store.base import App, JobRecord, ReadTx, WriteTx
+from openpinpoint.store.base import App, JobRecord, ReadTx, Resource, WriteTx
 
 T = TypeVar("T")
 log = logging.getLogger("openpinpoint.store")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         """CREATE TABLE apps (
@@ -74,6 +74,16 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX jobs_by_app ON jobs (app_id, type, seq)",
         "CREATE INDEX jobs_unfinished ON jobs (status) WHERE status IN ('CREATED', 'PROCESSING')",
     ),
+    3: (
+        """CREATE TABLE resources (
+            scope TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            doc TEXT NOT NULL,
+            PRIMARY KEY (scope, kind, name, version)
+        ) WITHOUT ROWID""",
+    ),
 }
 
 # A group commit never holds more than this many requests, so one slow group cannot
@@ -93,6 +103,9 @@ ACTIVE_WITH_ADDRESS_SQL = (
     " WHERE app_id = ? AND address = ? AND status = 'ACTIVE'"
 )
 DELETE_ENDPOINT_SQL = "DELETE FROM endpoints WHERE app_id = ? AND id_key = ?"
+
+RESOURCE_SQL = f"SELECT {Resource.COLUMNS} FROM resources WHERE scope = ? AND kind = ? AND name = ?"
+RESOURCE_LATEST_SQL = RESOURCE_SQL + " ORDER BY version DESC LIMIT 1"
 
 _decode_endpoint = msgspec.json.Decoder(EndpointResponse).decode
 _decode_app = msgspec.json.Decoder(App).decode
@@ -206,6 +219,7 @@ class SQLiteTx(WriteTx):
     def delete_app(self, app_id: str) -> None:
         for table in ("endpoints", "attribute_names", "jobs"):
             self._conn.execute(f"DELETE FROM {table} WHERE app_id = ?", (app_id,))
+        self._conn.execute("DELETE FROM resources WHERE scope = ?", (app_id,))
         self._conn.execute("DELETE FROM apps WHERE id = ?", (app_id,))
 
     def active_endpoints_with_address(self, app_id: str, address: str) -> list[EndpointResponse]:
@@ -271,6 +285,55 @@ class SQLiteTx(WriteTx):
             " owner = excluded.owner, lease_until = excluded.lease_until, doc = excluded.doc",
             (job.app_id, job.id, job.type, job.status, job.owner, job.lease_until, job.doc),
         )
+
+    def get_resource(
+        self, scope: str, kind: str, name: str, version: int | None = None
+    ) -> Resource | None:
+        if version is None:
+            row = self._conn.execute(RESOURCE_LATEST_SQL, (scope, kind, name)).fetchone()
+        else:
+            sql = RESOURCE_SQL + " AND version = ?"
+            row = self._conn.execute(sql, (scope, kind, name, version)).fetchone()
+        return Resource.from_row(row) if row else None
+
+    def list_resources(
+        self, scope: str, kind: str, after: str, limit: int, prefix: str = ""
+    ) -> list[Resource]:
+        # The highest version per name: SQLite returns the row holding max() (documented
+        # behaviour of bare columns beside max() in an aggregate query).
+        rows = self._conn.execute(
+            "SELECT scope, kind, name, max(version), doc FROM resources"
+            " WHERE scope = ? AND kind = ? AND name > ? AND substr(name, 1, ?) = ?"
+            " GROUP BY name ORDER BY name LIMIT ?",
+            (scope, kind, after, len(prefix), prefix, limit),
+        )
+        return [Resource.from_row(row) for row in rows]
+
+    def resource_versions(self, scope: str, kind: str, name: str) -> list[Resource]:
+        rows = self._conn.execute(RESOURCE_SQL + " ORDER BY version", (scope, kind, name))
+        return [Resource.from_row(row) for row in rows]
+
+    def scope_resources(self, scope: str) -> list[Resource]:
+        rows = self._conn.execute(
+            f"SELECT {Resource.COLUMNS} FROM resources WHERE scope = ?"
+            " ORDER BY kind, name, version",
+            (scope,),
+        )
+        return [Resource.from_row(row) for row in rows]
+
+    def put_resource(self, resource: Resource) -> None:
+        self._conn.execute(
+            f"INSERT INTO resources ({Resource.COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (scope, kind, name, version) DO UPDATE SET doc = excluded.doc",
+            (resource.scope, resource.kind, resource.name, resource.version, resource.doc),
+        )
+
+    def delete_resource(self, scope: str, kind: str, name: str, version: int | None = None) -> None:
+        sql = "DELETE FROM resources WHERE scope = ? AND kind = ? AND name = ?"
+        if version is None:
+            self._conn.execute(sql, (scope, kind, name))
+        else:
+            self._conn.execute(sql + " AND version = ?", (scope, kind, name, version))
 
 
 class _WriterTurn:
