@@ -214,7 +214,7 @@ class PinpointProvider:
         self, ctx: RequestContext, application_id: str, body: ExportJobRequest
     ) -> ExportJobResponse:
         ctx.access.require_app(application_id)
-        job = await self.jobs.create_export(application_id, body, ctx.stamp.now)
+        job = await self.jobs.create_export(application_id, body, ctx.stamp.now, ctx.access)
         self.jobs.launch(application_id, job.id)
         return job
 
@@ -222,7 +222,7 @@ class PinpointProvider:
         self, ctx: RequestContext, application_id: str, body: ImportJobRequest
     ) -> ImportJobResponse:
         ctx.access.require_app(application_id)
-        job = await self.jobs.create_import(application_id, body, ctx.stamp.now)
+        job = await self.jobs.create_import(application_id, body, ctx.stamp.now, ctx.access)
         self.jobs.launch(application_id, job.id)
         return job
 
@@ -285,11 +285,11 @@ class PinpointProvider:
         body: UpdateAttributesRequest,
     ) -> AttributesResource:
         kind = _attribute_type(attribute_type)
-        patterns = body.blacklist or []
+        blacklist = endpoints.compile_blacklist(body.blacklist or [])
         removed = await self._write_in_app(
             ctx,
             application_id,
-            lambda tx: endpoints.remove_attributes(tx, application_id, kind, patterns),
+            lambda tx: endpoints.remove_attributes(tx, application_id, kind, blacklist),
         )
         return AttributesResource(
             application_id=application_id, attribute_type=attribute_type, attributes=removed
