@@ -83,9 +83,30 @@ def test_delete_user_endpoints_returns_what_it_deleted() -> None:
 def test_remove_attributes_matches_globs_within_one_kind() -> None:
     tx = MemoryTx()
     update(tx, "e1", Attributes={"ab": ["1"], "ac": ["1"], "b": ["1"]}, Metrics={"ab": 1})
-    assert endpoints.remove_attributes(tx, APP, "endpoint-custom-attributes", ["a*"]) == [
+    blacklist = endpoints.compile_blacklist(["a*"])
+    assert endpoints.remove_attributes(tx, APP, "endpoint-custom-attributes", blacklist) == [
         "ab",
         "ac",
     ]
     assert tx.attribute_names(APP, "custom") == ["b"]
     assert tx.attribute_names(APP, "metric") == ["ab"]
+
+
+@pytest.mark.parametrize(
+    ("patterns", "name", "matches"),
+    [
+        ([], "a", False),
+        (["a"], "a", True),
+        (["a"], "ab", False),
+        (["a*", "x"], "x", True),
+        (["?b"], "ab", True),
+        (["[ab]c"], "bc", True),
+        (["a.b"], "axb", False),
+        (["*a*a*a*a*a*a*a*a*a*b"], "a" * 50, False),
+        (["(", ")|.*"], "anything", False),
+    ],
+)
+def test_defect1_a_blacklist_is_one_pattern_with_fnmatch_rules(
+    patterns: list[str], name: str, matches: bool
+) -> None:
+    assert bool(endpoints.compile_blacklist(patterns).match(name)) is matches

@@ -53,3 +53,14 @@ class TooManyRequests(PinpointError):
 class InternalServerError(PinpointError):
     code = "InternalServerErrorException"
     status = 500
+
+
+class ServiceUnavailable(PinpointError):
+    """Not modeled by Pinpoint; botocore raises it as a ClientError and retries a 503."""
+
+    code = "ServiceUnavailableException"
+    status = 503
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

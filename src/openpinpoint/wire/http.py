@@ -27,8 +27,11 @@ MAX_URL_BYTES = 16 * 1024
 class PinpointConfig(uvicorn.Config):
     """uvicorn's settings plus the header timeout, which travels with them to workers."""
 
-    def __init__(self, *args: Any, header_timeout: float = DEFAULT_HEADER_TIMEOUT, **kw: Any):
-        super().__init__(*args, http=PinpointHttpProtocol, **kw)
+    def __init__(
+        self, *args: Any, header_timeout: float = DEFAULT_HEADER_TIMEOUT, **kw: Any
+    ) -> None:
+        kw["http"] = PinpointHttpProtocol
+        super().__init__(*args, **kw)
         self.header_timeout = header_timeout
 
 
