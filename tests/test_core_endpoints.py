@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import msgspec
@@ -83,7 +84,7 @@ def test_delete_user_endpoints_returns_what_it_deleted() -> None:
 def test_remove_attributes_matches_globs_within_one_kind() -> None:
     tx = MemoryTx()
     update(tx, "e1", Attributes={"ab": ["1"], "ac": ["1"], "b": ["1"]}, Metrics={"ab": 1})
-    blacklist = endpoints.compile_blacklist(["a*"])
+    blacklist = endpoints.check_blacklist(["a*"], [])
     assert endpoints.remove_attributes(tx, APP, "endpoint-custom-attributes", blacklist) == [
         "ab",
         "ac",
@@ -109,4 +110,15 @@ def test_remove_attributes_matches_globs_within_one_kind() -> None:
 def test_defect1_a_blacklist_is_one_pattern_with_fnmatch_rules(
     patterns: list[str], name: str, matches: bool
 ) -> None:
-    assert bool(endpoints.compile_blacklist(patterns).match(name)) is matches
+    assert endpoints.check_blacklist(patterns, []).matches(name) is matches
+    assert endpoints.check_blacklist(patterns, [name]).checked == {name: matches}
+
+
+def test_defect1_a_blacklist_matches_only_names_new_since_it_was_checked() -> None:
+    tx = MemoryTx()
+    update(tx, "e1", Attributes={"a1": ["1"], "a2": ["1"], "b": ["1"]})
+    checked = endpoints.check_blacklist(["a*"], ["a1", "b"])
+    # Answers that differ from the pattern's show which of the two decided.
+    blacklist = dataclasses.replace(checked, checked={"a1": False, "b": True})
+    removed = endpoints.remove_attributes(tx, APP, "endpoint-custom-attributes", blacklist)
+    assert removed == ["a2", "b"]

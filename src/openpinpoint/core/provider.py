@@ -6,6 +6,7 @@ serialises what it returns; nothing here knows about HTTP, nothing below it abou
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -285,7 +286,12 @@ class PinpointProvider:
         body: UpdateAttributesRequest,
     ) -> AttributesResource:
         kind = _attribute_type(attribute_type)
-        blacklist = endpoints.compile_blacklist(body.blacklist or [])
+        names = await self._read_in_app(
+            ctx,
+            application_id,
+            lambda tx: tx.attribute_names(application_id, endpoints.ATTRIBUTE_KIND_OF_TYPE[kind]),
+        )
+        blacklist = await asyncio.to_thread(endpoints.check_blacklist, body.blacklist or [], names)
         removed = await self._write_in_app(
             ctx,
             application_id,
