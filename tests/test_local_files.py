@@ -12,18 +12,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import TEST_KEY, RunningServer, pinpoint_client, sqlite_url
+from conftest import RunningServer, pinpoint_client, sqlite_url
 from jobtools import ROLE, export, import_
-from openpinpoint.keys import KeyFile
 from rawhttp import raw_request
 from test_keys import create_key
-
-
-@pytest.fixture(scope="module")
-def keys_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("keys") / "keys.json"
-    KeyFile(path).create(TEST_KEY)
-    return path
 
 
 @pytest.fixture(scope="module")
