@@ -6,6 +6,7 @@ serialises what it returns; nothing here knows about HTTP, nothing below it abou
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -214,7 +215,7 @@ class PinpointProvider:
         self, ctx: RequestContext, application_id: str, body: ExportJobRequest
     ) -> ExportJobResponse:
         ctx.access.require_app(application_id)
-        job = await self.jobs.create_export(application_id, body, ctx.stamp.now)
+        job = await self.jobs.create_export(application_id, body, ctx.stamp.now, ctx.access)
         self.jobs.launch(application_id, job.id)
         return job
 
@@ -222,7 +223,7 @@ class PinpointProvider:
         self, ctx: RequestContext, application_id: str, body: ImportJobRequest
     ) -> ImportJobResponse:
         ctx.access.require_app(application_id)
-        job = await self.jobs.create_import(application_id, body, ctx.stamp.now)
+        job = await self.jobs.create_import(application_id, body, ctx.stamp.now, ctx.access)
         self.jobs.launch(application_id, job.id)
         return job
 
@@ -285,11 +286,16 @@ class PinpointProvider:
         body: UpdateAttributesRequest,
     ) -> AttributesResource:
         kind = _attribute_type(attribute_type)
-        patterns = body.blacklist or []
+        names = await self._read_in_app(
+            ctx,
+            application_id,
+            lambda tx: tx.attribute_names(application_id, endpoints.ATTRIBUTE_KIND_OF_TYPE[kind]),
+        )
+        blacklist = await asyncio.to_thread(endpoints.check_blacklist, body.blacklist or [], names)
         removed = await self._write_in_app(
             ctx,
             application_id,
-            lambda tx: endpoints.remove_attributes(tx, application_id, kind, patterns),
+            lambda tx: endpoints.remove_attributes(tx, application_id, kind, blacklist),
         )
         return AttributesResource(
             application_id=application_id, attribute_type=attribute_type, attributes=removed
