@@ -84,6 +84,7 @@ def test_t4_double_braces_escape_only_when_asked_and_triple_braces_never() -> No
         ("{{if a}}", "unknown helper 'if'", 1, 1),
         ("{{#> layout}}{{/layout}}", "unexpected '> layout'", 1, 1),
         ("{{}}", "empty expression", 1, 1),
+        ("{{a}}" * 10_001, "more than 10000 tags", 1, 50_001),
     ],
 )
 def test_t3_syntax_errors_name_line_and_column(

@@ -19,6 +19,9 @@ message needs them, and the renderer recurses on the tree."""
 
 
 MAX_PARTIALS = 100
+MAX_TAGS = 10_000
+"""Tags (`{{...}}`) in one template: more could never render within the step budget of
+`values.MAX_STEPS`, and stopping early keeps a hostile template cheap to refuse."""
 
 
 class TemplateSyntaxError(Exception):
@@ -145,7 +148,7 @@ def _tokenize(source: str) -> list[str | _Tag]:
     tokens: list[str | _Tag] = []
     text: list[str] = []
     lines = _Lines(source)
-    pos = 0
+    pos = depth = 0
     while (start := source.find("{{", pos)) >= 0:
         if start > 0 and source[start - 1] == "\\":
             # `\{{` writes a literal `{{`.
@@ -177,6 +180,14 @@ def _tokenize(source: str) -> list[str | _Tag]:
             kind, content = "else", content[4:].strip()
         elif kind == "inverse" and not content:
             kind = "else"
+        # Counted here, before any parsing, so that deep nesting is refused in time
+        # proportional to the limit rather than to the template.
+        depth += kind in ("open", "inverse", "inline")
+        depth -= kind == "close"
+        if depth > MAX_NESTING:
+            raise TemplateSyntaxError(f"blocks nested deeper than {MAX_NESTING}", line, column)
+        if len(tokens) > 2 * MAX_TAGS:
+            raise TemplateSyntaxError(f"more than {MAX_TAGS} tags", line, column)
         tokens.append(_Tag(kind, content, line, column, strip_before, strip_after))
     text.append(source[pos:])
     tokens.append("".join(text))
