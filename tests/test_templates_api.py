@@ -13,7 +13,9 @@ from botocore.exceptions import ClientError
 
 from conftest import TEST_KEY, RunningServer
 from openpinpoint.keys import AccessKey, KeyFile
+from openpinpoint.templating import TemplateSyntaxError
 from rawhttp import raw_request
+from test_templating import HOSTILE
 
 EMAIL = {
     "Subject": "Hello {{User.UserAttributes.FirstName.[0]}}",
@@ -230,3 +232,19 @@ def test_t1_only_admin_keys_write_templates_and_app_keys_read_them(
     ):
         assert error(call, TemplateName="t1", **kwargs)[0] == "ForbiddenException"
     assert admin.get_sms_template(TemplateName="t1")["SMSTemplateResponse"]["Body"] == "b"
+
+
+def test_t5_hostile_templates_get_a_400_or_are_stored_never_a_500(client: Any) -> None:
+    for index, (source, outcome) in enumerate(HOSTILE):
+        name = unique(f"hostile{index}")
+        request = {"Subject": "s", "HtmlPart": source}
+        if outcome is TemplateSyntaxError:
+            code, message, status = error(
+                client.create_email_template, TemplateName=name, EmailTemplateRequest=request
+            )
+            assert (code, status) == ("BadRequestException", 400)
+            assert "HtmlPart does not compile" in message
+        else:
+            client.create_email_template(TemplateName=name, EmailTemplateRequest=request)
+            stored = client.get_email_template(TemplateName=name)["EmailTemplateResponse"]
+            assert stored["HtmlPart"] == source
