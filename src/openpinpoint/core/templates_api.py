@@ -7,6 +7,7 @@ stored.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from openpinpoint.core import apps, templates
@@ -14,12 +15,6 @@ from openpinpoint.core.errors import BadRequest, NotFound
 from openpinpoint.core.shapes import MessageBody
 from openpinpoint.core.template_shapes import (
     CreateTemplateMessageBody,
-    EmailTemplateRequest,
-    EmailTemplateResponse,
-    PushNotificationTemplateRequest,
-    PushNotificationTemplateResponse,
-    SMSTemplateRequest,
-    SMSTemplateResponse,
     TemplateActiveVersionRequest,
     TemplateRequest,
     TemplateResponseShape,
@@ -50,50 +45,58 @@ def _uri_type(value: str) -> TemplateType:
     return templates.parse_type(value)
 
 
-class TemplateOperations:
-    store: Store
-    account_id: str
-
-    def _template_arn(self, ctx: RequestContext, name: str, kind: TemplateType) -> str:
-        return templates.template_arn(ctx.region, self.account_id, name, kind)
-
-    async def _create(
-        self, ctx: RequestContext, name: str, kind: TemplateType, body: TemplateRequest
+def _create(kind: TemplateType) -> Callable[..., Awaitable[CreateTemplateMessageBody]]:
+    async def create(
+        self: TemplateOperations, ctx: RequestContext, template_name: str, body: TemplateRequest
     ) -> CreateTemplateMessageBody:
         ctx.access.require_admin(_WRITE)
-        templates.check_name(name)
+        templates.check_name(template_name)
         templates.check_request(body)
-        arn, stamp = self._template_arn(ctx, name, kind), ctx.stamp
+        arn, stamp = self._template_arn(ctx, template_name, kind), ctx.stamp
         await self.store.write(
-            lambda tx: templates.create_template(tx, name, kind, body, arn=arn, stamp=stamp)
+            lambda tx: templates.create_template(
+                tx, template_name, kind, body, arn=arn, stamp=stamp
+            )
         )
         return CreateTemplateMessageBody(arn=arn, message="Created", request_id=ctx.request_id)
 
-    async def _get(
-        self, ctx: RequestContext, name: str, kind: TemplateType, version: str | None
-    ) -> TemplateResponseShape:
-        templates.check_name(name)
-        return await self.store.read(lambda tx: templates.require_template(tx, name, kind, version))
+    return create
 
-    async def _update(
-        self,
+
+def _get(kind: TemplateType) -> Callable[..., Awaitable[TemplateResponseShape]]:
+    async def get(
+        self: TemplateOperations,
         ctx: RequestContext,
-        name: str,
-        kind: TemplateType,
+        template_name: str,
+        version: str | None = None,
+    ) -> TemplateResponseShape:
+        templates.check_name(template_name)
+        return await self.store.read(
+            lambda tx: templates.require_template(tx, template_name, kind, version)
+        )
+
+    return get
+
+
+def _update(kind: TemplateType) -> Callable[..., Awaitable[MessageBody]]:
+    async def update(
+        self: TemplateOperations,
+        ctx: RequestContext,
+        template_name: str,
         body: TemplateRequest,
         *,
-        create_new_version: str | None,
-        version: str | None,
+        create_new_version: str | None = None,
+        version: str | None = None,
     ) -> MessageBody:
         ctx.access.require_admin(_WRITE)
-        templates.check_name(name)
+        templates.check_name(template_name)
         new_version = _flag(create_new_version)
         templates.check_request(body)
-        arn, stamp = self._template_arn(ctx, name, kind), ctx.stamp
+        arn, stamp = self._template_arn(ctx, template_name, kind), ctx.stamp
         await self.store.write(
             lambda tx: templates.update_template(
                 tx,
-                name,
+                template_name,
                 kind,
                 body,
                 arn=arn,
@@ -104,121 +107,49 @@ class TemplateOperations:
         )
         return MessageBody(message="Accepted", request_id=ctx.request_id)
 
-    async def _delete(
-        self, ctx: RequestContext, name: str, kind: TemplateType, version: str | None
+    return update
+
+
+def _delete(kind: TemplateType) -> Callable[..., Awaitable[MessageBody]]:
+    async def delete(
+        self: TemplateOperations,
+        ctx: RequestContext,
+        template_name: str,
+        version: str | None = None,
     ) -> MessageBody:
         ctx.access.require_admin(_WRITE)
-        templates.check_name(name)
-        await self.store.write(lambda tx: templates.delete_template(tx, name, kind, version))
+        templates.check_name(template_name)
+        await self.store.write(
+            lambda tx: templates.delete_template(tx, template_name, kind, version)
+        )
         return MessageBody(message="Accepted", request_id=ctx.request_id)
 
-    # Email templates
+    return delete
 
-    async def create_email_template(
-        self, ctx: RequestContext, template_name: str, body: EmailTemplateRequest
-    ) -> CreateTemplateMessageBody:
-        return await self._create(ctx, template_name, "EMAIL", body)
 
-    async def get_email_template(
-        self, ctx: RequestContext, template_name: str, version: str | None = None
-    ) -> EmailTemplateResponse:
-        found = await self._get(ctx, template_name, "EMAIL", version)
-        assert isinstance(found, EmailTemplateResponse)
-        return found
+class TemplateOperations:
+    """One method per template operation. The twelve Create/Get/Update/Delete operations
+    differ only in the template type, so each is made for its type by the functions above;
+    the wire layer has already decoded the body into that type's request shape."""
 
-    async def update_email_template(
-        self,
-        ctx: RequestContext,
-        template_name: str,
-        body: EmailTemplateRequest,
-        create_new_version: str | None = None,
-        version: str | None = None,
-    ) -> MessageBody:
-        return await self._update(
-            ctx,
-            template_name,
-            "EMAIL",
-            body,
-            create_new_version=create_new_version,
-            version=version,
-        )
+    store: Store
+    account_id: str
 
-    async def delete_email_template(
-        self, ctx: RequestContext, template_name: str, version: str | None = None
-    ) -> MessageBody:
-        return await self._delete(ctx, template_name, "EMAIL", version)
+    def _template_arn(self, ctx: RequestContext, name: str, kind: TemplateType) -> str:
+        return templates.template_arn(ctx.region, self.account_id, name, kind)
 
-    # SMS templates
-
-    async def create_sms_template(
-        self, ctx: RequestContext, template_name: str, body: SMSTemplateRequest
-    ) -> CreateTemplateMessageBody:
-        return await self._create(ctx, template_name, "SMS", body)
-
-    async def get_sms_template(
-        self, ctx: RequestContext, template_name: str, version: str | None = None
-    ) -> SMSTemplateResponse:
-        found = await self._get(ctx, template_name, "SMS", version)
-        assert isinstance(found, SMSTemplateResponse)
-        return found
-
-    async def update_sms_template(
-        self,
-        ctx: RequestContext,
-        template_name: str,
-        body: SMSTemplateRequest,
-        create_new_version: str | None = None,
-        version: str | None = None,
-    ) -> MessageBody:
-        return await self._update(
-            ctx,
-            template_name,
-            "SMS",
-            body,
-            create_new_version=create_new_version,
-            version=version,
-        )
-
-    async def delete_sms_template(
-        self, ctx: RequestContext, template_name: str, version: str | None = None
-    ) -> MessageBody:
-        return await self._delete(ctx, template_name, "SMS", version)
-
-    # Push templates
-
-    async def create_push_template(
-        self, ctx: RequestContext, template_name: str, body: PushNotificationTemplateRequest
-    ) -> CreateTemplateMessageBody:
-        return await self._create(ctx, template_name, "PUSH", body)
-
-    async def get_push_template(
-        self, ctx: RequestContext, template_name: str, version: str | None = None
-    ) -> PushNotificationTemplateResponse:
-        found = await self._get(ctx, template_name, "PUSH", version)
-        assert isinstance(found, PushNotificationTemplateResponse)
-        return found
-
-    async def update_push_template(
-        self,
-        ctx: RequestContext,
-        template_name: str,
-        body: PushNotificationTemplateRequest,
-        create_new_version: str | None = None,
-        version: str | None = None,
-    ) -> MessageBody:
-        return await self._update(
-            ctx,
-            template_name,
-            "PUSH",
-            body,
-            create_new_version=create_new_version,
-            version=version,
-        )
-
-    async def delete_push_template(
-        self, ctx: RequestContext, template_name: str, version: str | None = None
-    ) -> MessageBody:
-        return await self._delete(ctx, template_name, "PUSH", version)
+    create_email_template = _create("EMAIL")
+    get_email_template = _get("EMAIL")
+    update_email_template = _update("EMAIL")
+    delete_email_template = _delete("EMAIL")
+    create_sms_template = _create("SMS")
+    get_sms_template = _get("SMS")
+    update_sms_template = _update("SMS")
+    delete_sms_template = _delete("SMS")
+    create_push_template = _create("PUSH")
+    get_push_template = _get("PUSH")
+    update_push_template = _update("PUSH")
+    delete_push_template = _delete("PUSH")
 
     # Every type
 
