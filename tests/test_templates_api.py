@@ -182,12 +182,15 @@ def test_list_templates_prefix_type_and_paging(client: Any) -> None:
     assert "NextToken" not in rest
 
 
-def test_voice_and_inapp_templates_are_not_served(server: RunningServer) -> None:
+def test_voice_and_inapp_templates_are_not_served(server: RunningServer, client: Any) -> None:
     for path in ("/v1/templates/x/voice", "/v1/templates/x/inapp"):
         assert raw_request(server.url, "GET", path).status == 404
     listing = raw_request(server.url, "GET", "/v1/templates/x/VOICE/versions")
     assert listing.status == 404
     assert "VOICE templates are not served" in listing.json()["Message"]
+    for kind in ("VOICE", "INAPP"):
+        assert client.list_templates(TemplateType=kind)["TemplatesResponse"]["Item"] == []
+    assert error(client.list_templates, TemplateType="FAX")[0] == "BadRequestException"
 
 
 # T1: only admin keys write templates; any key reads them.

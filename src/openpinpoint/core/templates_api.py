@@ -162,6 +162,9 @@ class TemplateOperations:
         template_type: str | None = None,
     ) -> TemplatesResponse:
         size = apps.page_size(page_size)
+        if template_type in _UNSERVED_TYPES:
+            # Not served, so none exist: a client listing every type gets an empty page.
+            return TemplatesResponse(item=[])
         kind = None if template_type is None else templates.parse_type(template_type)
         return await self.store.read(
             lambda tx: templates.list_templates(tx, size, next_token, prefix, kind)
