@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from openpinpoint.templating import RenderTooLarge, TemplateSyntaxError, compile_template
 from openpinpoint.templating.values import MAX_EACH
@@ -162,3 +165,28 @@ def test_t5_rendering_stops_at_one_megabyte() -> None:
         template.render(BIG)
     fits = compile_template('{{#each Attributes.List}}{{ljust "" size=60000}}{{/each}}')
     assert len(fits.render(BIG)) == 60_000 * MAX_EACH
+
+
+PIECES = st.sampled_from(
+    [
+        "{{", "}}", "{{{", "}}}", "{{#", "{{/", "{{^", "{{>", "{{!", "{{else}}", "~", "(",
+        ")", "[", "]", '"', "'", "=", ".", "../", "@index", "this", "if", "each", "with",
+        "unless", "eq", "upper", "center", "size=", "lookup", "inline", "*", " ", "\n",
+        "Attributes", "User", "List", "[0]", "5", "1e999", "-", "x", "\\",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(PIECES, max_size=40).map("".join))
+def test_t5_any_text_compiles_or_fails_cleanly_and_renders_within_bounds(source: str) -> None:
+    try:
+        template = compile_template(source)
+    except TemplateSyntaxError as error:
+        failure = error
+    else:
+        with contextlib.suppress(RenderTooLarge):
+            assert isinstance(template.render(HOSTILE_DATA, escape=True), str)
+        return
+    assert failure.line >= 1
+    assert failure.column >= 1

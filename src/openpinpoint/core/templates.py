@@ -202,7 +202,7 @@ def require_template(
 ) -> EmailTemplateResponse | SMSTemplateResponse | PushNotificationTemplateResponse:
     """That version of the template, the active one when `version` is None; NotFound (T2)
     when the template or the version does not exist."""
-    kind = parse_type(template_type)
+    kind = parse_type(template_type.upper())
     template = _head(tx, name, kind)
     return _response(_version(tx, template, version), kind)
 
