@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -251,3 +252,48 @@ def test_t5_hostile_templates_get_a_400_or_are_stored_never_a_500(client: Any) -
             client.create_email_template(TemplateName=name, EmailTemplateRequest=request)
             stored = client.get_email_template(TemplateName=name)["EmailTemplateResponse"]
             assert stored["HtmlPart"] == source
+
+
+def test_t2_concurrent_creates_of_one_template_make_exactly_one(server: RunningServer) -> None:
+    name = unique("race")
+    clients = [server.client() for _ in range(8)]
+
+    def create(index: int) -> str:
+        try:
+            clients[index].create_sms_template(
+                TemplateName=name, SMSTemplateRequest={"Body": f"body {index}"}
+            )
+        except ClientError as caught:
+            return str(caught.response["Error"]["Code"])
+        return "created"
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = sorted(pool.map(create, range(8)))
+    assert outcomes == ["BadRequestException"] * 7 + ["created"]
+    versions = clients[0].list_template_versions(TemplateName=name, TemplateType="SMS")
+    assert [v["Version"] for v in versions["TemplateVersionsResponse"]["Item"]] == ["1"]
+
+
+def test_t2_concurrent_new_versions_each_get_their_own_number(server: RunningServer) -> None:
+    name = unique("versions")
+    clients = [server.client() for _ in range(6)]
+    clients[0].create_sms_template(TemplateName=name, SMSTemplateRequest={"Body": "v1"})
+
+    def add(index: int) -> None:
+        clients[index].update_sms_template(
+            TemplateName=name, CreateNewVersion=True, SMSTemplateRequest={"Body": f"n{index}"}
+        )
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(add, range(6)))
+    items = clients[0].list_template_versions(TemplateName=name, TemplateType="SMS")[
+        "TemplateVersionsResponse"
+    ]["Item"]
+    assert [v["Version"] for v in items] == [str(n) for n in range(1, 8)]
+    bodies = {
+        clients[0].get_sms_template(TemplateName=name, Version=str(n))["SMSTemplateResponse"][
+            "Body"
+        ]
+        for n in range(2, 8)
+    }
+    assert bodies == {f"n{index}" for index in range(6)}
