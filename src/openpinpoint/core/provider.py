@@ -36,6 +36,7 @@ from openpinpoint.core.shapes import (
     TagsModel,
     UpdateAttributesRequest,
 )
+from openpinpoint.core.templates_api import TemplateOperations
 from openpinpoint.core.values import decode_page_token, format_date, new_resource_id
 from openpinpoint.files import Files, FileSettings
 from openpinpoint.store.base import App, ReadTx, Store, WriteTx
@@ -65,7 +66,7 @@ def _with_app_id(app_id: str, endpoint: EndpointResponse) -> EndpointResponse:
     return endpoint
 
 
-class PinpointProvider:
+class PinpointProvider(TemplateOperations):
     def __init__(
         self,
         store: Store,
