@@ -31,10 +31,11 @@ from typing import TypeVar
 import msgspec
 from msgspec import UNSET, Struct
 
-from openpinpoint.core import apps, endpoints, formats
+from openpinpoint.core import apps, endpoints, formats, segments
 from openpinpoint.core.endpoints import Origin, Stamp
 from openpinpoint.core.errors import BadRequest, NotFound
 from openpinpoint.core.formats import HeaderError, Row
+from openpinpoint.core.predicates import Predicate
 from openpinpoint.core.shapes import (
     EndpointResponse,
     ExportJobResource,
@@ -162,16 +163,20 @@ def import_job(tx: ReadTx, app_id: str, job_id: str) -> ImportJobResponse:
     return state.job
 
 
-def export_jobs(tx: ReadTx, app_id: str, size: int, after: int) -> ExportJobsResponse:
-    states, token = _page(tx, app_id, "EXPORT", size, after)
+def export_jobs(
+    tx: ReadTx, app_id: str, size: int, after: int, segment_id: str | None = None
+) -> ExportJobsResponse:
+    states, token = _page(tx, app_id, "EXPORT", size, after, segment_id)
     page = ExportJobsResponse(item=[s.job for s in states if isinstance(s, ExportState)])
     if token is not None:
         page.next_token = token
     return page
 
 
-def import_jobs(tx: ReadTx, app_id: str, size: int, after: int) -> ImportJobsResponse:
-    states, token = _page(tx, app_id, "IMPORT", size, after)
+def import_jobs(
+    tx: ReadTx, app_id: str, size: int, after: int, segment_id: str | None = None
+) -> ImportJobsResponse:
+    states, token = _page(tx, app_id, "IMPORT", size, after, segment_id)
     page = ImportJobsResponse(item=[s.job for s in states if isinstance(s, ImportState)])
     if token is not None:
         page.next_token = token
@@ -179,14 +184,27 @@ def import_jobs(tx: ReadTx, app_id: str, size: int, after: int) -> ImportJobsRes
 
 
 def _page(
-    tx: ReadTx, app_id: str, job_type: str, size: int, after: int
+    tx: ReadTx, app_id: str, job_type: str, size: int, after: int, segment_id: str | None
 ) -> tuple[list[State], str | None]:
-    """One page of an app's jobs of one type, oldest first, and the NextToken (G10)."""
+    """One page of an app's jobs of one type, oldest first, and the NextToken (G10); only
+    the jobs that name `segment_id` when it is given (S7)."""
     apps.require_app(tx, app_id)
-    rows = tx.list_jobs(app_id, job_type, after, size + 1)
-    states = [_decode_state(record.doc) for _, record in rows[:size]]
-    token = encode_page_token(page_kind(job_type), rows[size - 1][0]) if len(rows) > size else None
-    return states, token
+    found: list[tuple[int, State]] = []
+    while True:
+        rows = tx.list_jobs(app_id, job_type, after, size + 1)
+        states = [(position, _decode_state(record.doc)) for position, record in rows]
+        found += [
+            (position, state)
+            for position, state in states
+            if segment_id is None or state.job.definition.segment_id == segment_id
+        ]
+        if len(found) > size or len(rows) <= size:
+            break
+        after = rows[-1][0]
+    token = (
+        encode_page_token(page_kind(job_type), found[size - 1][0]) if len(found) > size else None
+    )
+    return [state for _, state in found[:size]], token
 
 
 def page_kind(job_type: str) -> str:
@@ -314,12 +332,12 @@ class JobRunner:
     async def create_export(
         self, app_id: str, definition: ExportJobResource, now: str
     ) -> ExportJobResponse:
-        if definition.segment_id is not UNSET or definition.segment_version is not UNSET:
-            raise BadRequest(
-                "SegmentId and SegmentVersion are not supported: OpenPinpoint has no segments; "
-                "omit them to export every endpoint of the application"
-            )
         self._check_url("S3UrlPrefix", definition.s3_url_prefix)
+        if definition.segment_id is not UNSET:
+            segment_id, version = definition.segment_id, definition.segment_version or None
+            await self.store.read(lambda tx: segments.get(tx, app_id, segment_id, version))
+        elif definition.segment_version is not UNSET:
+            raise BadRequest("SegmentVersion names a version of SegmentId, which is missing")
         job = ExportJobResponse(
             application_id=app_id,
             creation_date=now,
@@ -423,14 +441,14 @@ class JobRunner:
 
     async def _export(self, app_id: str, state: ExportState, progress: Progress) -> None:
         job = state.job
-        total = await self.store.read(lambda tx: tx.count_endpoints(app_id))
+        total = await self.store.read(lambda tx: _export_size(tx, app_id, job.definition))
         await self._start(app_id, state, -(-total // PIECE_ENDPOINTS))
         progress(state)
         while True:
             piece: list[EndpointResponse] = []
             after = state.after_key
             while len(piece) < PIECE_ENDPOINTS:
-                page = await self.store.read(_endpoint_page(app_id, after))
+                page = await self.store.read(_endpoint_page(app_id, job.definition, after))
                 piece += page
                 if len(page) < PAGE_ENDPOINTS:
                     break
@@ -576,8 +594,31 @@ class JobRunner:
                 self.launch(record.app_id, record.id)
 
 
-def _endpoint_page(app_id: str, after: str) -> Callable[[ReadTx], list[EndpointResponse]]:
-    return lambda tx: tx.list_endpoints(app_id, after, PAGE_ENDPOINTS)
+def _segment(tx: ReadTx, app_id: str, definition: ExportJobResource) -> Predicate | None:
+    """The members an export is limited to (S7), or None for the whole app."""
+    if definition.segment_id is UNSET:
+        return None
+    version = definition.segment_version or None
+    return segments.predicate(tx, app_id, definition.segment_id, version, datetime.now(UTC))
+
+
+def _export_size(tx: ReadTx, app_id: str, definition: ExportJobResource) -> int:
+    segment = _segment(tx, app_id, definition)
+    if segment is None:
+        return tx.count_endpoints(app_id)
+    return sum(tx.count_segment(app_id, segment).values())
+
+
+def _endpoint_page(
+    app_id: str, definition: ExportJobResource, after: str
+) -> Callable[[ReadTx], list[EndpointResponse]]:
+    def read(tx: ReadTx) -> list[EndpointResponse]:
+        segment = _segment(tx, app_id, definition)
+        if segment is None:
+            return tx.list_endpoints(app_id, after, PAGE_ENDPOINTS)
+        return tx.segment_members(app_id, segment, after, PAGE_ENDPOINTS)
+
+    return read
 
 
 def _adopt(state: ImportState, after: State) -> None:

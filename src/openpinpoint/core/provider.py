@@ -15,6 +15,7 @@ from openpinpoint.core import apps, endpoints, jobs
 from openpinpoint.core.access import FULL_ACCESS, Access
 from openpinpoint.core.endpoints import Stamp
 from openpinpoint.core.errors import BadRequest
+from openpinpoint.core.segments_api import SegmentOperations
 from openpinpoint.core.shapes import (
     ApplicationResponse,
     ApplicationsResponse,
@@ -64,7 +65,7 @@ def _with_app_id(app_id: str, endpoint: EndpointResponse) -> EndpointResponse:
     return endpoint
 
 
-class PinpointProvider:
+class PinpointProvider(SegmentOperations):
     def __init__(
         self,
         store: Store,
