@@ -19,6 +19,7 @@ from openpinpoint.cli_security import (
     keys_main,
     serve_settings,
 )
+from openpinpoint.cli_segments import add_segment_command, segment_main
 from openpinpoint.core.jobs import DEFAULT_LEASE_SECONDS
 from openpinpoint.core.provider import DEFAULT_ACCOUNT_ID
 from openpinpoint.files import LOCAL_FILES_ENV, S3_ENDPOINT_ENV, FileSettings
@@ -167,6 +168,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the files' format (default: from each file name)",
     )
     _add_store_options(import_cmd)
+    add_segment_command(commands, _add_store_options)
     return parser
 
 
@@ -233,6 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return keys_main(args, parser)
     if args.command in ("export", "import"):
         return _transfer(args)
+    if args.command == "segment":
+        return segment_main(args)
     if args.command == "migrate-store":
         return migrate_store(args.source, args.target)
     if args.command == "serve":
