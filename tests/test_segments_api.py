@@ -326,3 +326,139 @@ def test_s7_export_by_segment_writes_exactly_the_members_of_that_version(
                 ExportJobRequest={"RoleArn": ROLE, "S3UrlPrefix": folder.as_uri(), **bad},
             )
         assert excinfo.value.response["Error"]["Code"] == "NotFoundException"
+
+
+# Imported segments (S6)
+
+
+def _import(client: Any, app_id: str, url: str, fmt: str, **more: Any) -> dict[str, Any]:
+    job = client.create_import_job(
+        ApplicationId=app_id,
+        ImportJobRequest={"RoleArn": ROLE, "S3Url": url, "Format": fmt, **more},
+    )["ImportJobResponse"]
+    return wait_for_job(client, "import", app_id, job["Id"])
+
+
+def _exported(
+    client: Any, app_id: str, folder: Path, sid: str, version: int | None = None
+) -> set[str]:
+    request: dict[str, Any] = {"RoleArn": ROLE, "S3UrlPrefix": folder.as_uri(), "SegmentId": sid}
+    if version is not None:
+        request["SegmentVersion"] = version
+    job = client.create_export_job(ApplicationId=app_id, ExportJobRequest=request)[
+        "ExportJobResponse"
+    ]
+    done = wait_for_job(client, "export", app_id, job["Id"])
+    return (
+        {line["Id"] for line in read_pieces(list((folder / job["Id"]).rglob("*.gz")))}
+        if done["TotalProcessed"]
+        else set()
+    )
+
+
+def test_s6_import_with_define_segment_makes_an_import_segment_of_its_rows_and_users(
+    files_server: tuple[RunningServer, Path],
+) -> None:
+    server, root = files_server
+    client = server.client()
+    app_id = client.create_app(CreateApplicationRequest={"Name": "i"})["ApplicationResponse"]["Id"]
+    put_endpoints(
+        client,
+        app_id,
+        [
+            {"Id": "u1-a", "Address": "a@x.org", "ChannelType": "EMAIL", "User": {"UserId": "u1"}},
+            {"Id": "u1-b", "Address": "+15550001", "ChannelType": "SMS", "User": {"UserId": "u1"}},
+            {"Id": "other", "Address": "o@x.org", "ChannelType": "EMAIL"},
+        ],
+    )
+    folder = root / f"import-{app_id}"
+    folder.mkdir()
+    (folder / "rows.json").write_text(
+        '{"Id": "new-1", "Address": "n@x.org", "ChannelType": "EMAIL"}\n'
+        '{"Address": "n2@x.org", "ChannelType": "SMS"}\n'
+        '{"User": {"UserId": "u1"}}\n'
+    )
+    job = _import(
+        client,
+        app_id,
+        (folder / "rows.json").as_uri(),
+        "JSON",
+        DefineSegment=True,
+        SegmentName="imported",
+    )
+    assert job["JobStatus"] == "COMPLETED", job
+    sid = job["Definition"]["SegmentId"]
+    segment = client.get_segment(ApplicationId=app_id, SegmentId=sid)["SegmentResponse"]
+    assert (segment["SegmentType"], segment["Name"], segment["Version"]) == (
+        "IMPORT",
+        "imported",
+        1,
+    )
+    definition = segment["ImportDefinition"]
+    assert (definition["Format"], definition["Size"], definition["ExternalId"]) == ("JSON", 4, "")
+    assert definition["ChannelCounts"] == {"EMAIL": 2, "SMS": 2}
+    members = _exported(client, app_id, root / f"out-{app_id}", sid)
+    assert {"new-1", "u1-a", "u1-b"} <= members
+    assert len(members) == 4
+    assert "other" not in members
+    listed = client.get_segment_import_jobs(ApplicationId=app_id, SegmentId=sid)[
+        "ImportJobsResponse"
+    ]["Item"]
+    assert [j["Id"] for j in listed] == [job["Id"]]
+    message = _refused(
+        client.update_segment, ApplicationId=app_id, SegmentId=sid, WriteSegmentRequest={}
+    )
+    assert "IMPORT" in message
+
+    # Re-import with SegmentId alone: a new version with the new members; CSV, user-id only.
+    (folder / "users.csv").write_text("User.UserId\nu1\n")
+    again = _import(
+        client,
+        app_id,
+        (folder / "users.csv").as_uri(),
+        "CSV",
+        SegmentId=sid,
+        RegisterEndpoints=False,
+    )
+    assert again["JobStatus"] == "COMPLETED", again
+    replaced = client.get_segment(ApplicationId=app_id, SegmentId=sid)["SegmentResponse"]
+    assert (replaced["Version"], replaced["ImportDefinition"]["Size"], replaced["Name"]) == (
+        2,
+        2,
+        "imported",
+    )
+    assert replaced["CreationDate"] == segment["CreationDate"]
+    assert _exported(client, app_id, root / f"out2-{app_id}", sid) == {"u1-a", "u1-b"}
+    assert _exported(client, app_id, root / f"out3-{app_id}", sid, 1) == members
+
+    # S2 applies: an endpoint made INACTIVE leaves the segment.
+    put_endpoints(client, app_id, [{"Id": "u1-a", "EndpointStatus": "INACTIVE"}])
+    assert _exported(client, app_id, root / f"out4-{app_id}", sid) == {"u1-b"}
+
+
+def test_s6_import_into_an_unknown_or_dimensional_segment_is_refused(
+    files_server: tuple[RunningServer, Path],
+) -> None:
+    server, root = files_server
+    client = server.client()
+    app_id = client.create_app(CreateApplicationRequest={"Name": "i"})["ApplicationResponse"]["Id"]
+    url = (root / "nothing.json").as_uri()
+    request = {"RoleArn": ROLE, "S3Url": url, "Format": "JSON"}
+    with pytest.raises(ClientError) as excinfo:
+        client.create_import_job(
+            ApplicationId=app_id, ImportJobRequest={**request, "SegmentId": "0" * 32}
+        )
+    assert excinfo.value.response["Error"]["Code"] == "NotFoundException"
+    dimensional = _create(client, app_id, Name="d")["Id"]
+    message = _refused(
+        client.create_import_job,
+        ApplicationId=app_id,
+        ImportJobRequest={**request, "SegmentId": dimensional},
+    )
+    assert "DIMENSIONAL" in message
+    message = _refused(
+        client.create_import_job,
+        ApplicationId=app_id,
+        ImportJobRequest={**request, "DefineSegment": True},
+    )
+    assert "SegmentName" in message

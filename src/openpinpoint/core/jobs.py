@@ -36,6 +36,7 @@ from openpinpoint.core.endpoints import Origin, Stamp
 from openpinpoint.core.errors import BadRequest, NotFound
 from openpinpoint.core.formats import HeaderError, Row
 from openpinpoint.core.predicates import Predicate
+from openpinpoint.core.segment_shapes import MAX_NAME
 from openpinpoint.core.shapes import (
     EndpointResponse,
     ExportJobResource,
@@ -85,6 +86,8 @@ class ImportState(Struct, tag="IMPORT", kw_only=True):
     line: int = 0
     """Lines of `sources[source_index]` already done."""
     attempts: int = 0
+    segment: segments.Members | None = None
+    """The members gathered so far when the job defines or replaces a segment (S6)."""
 
 
 State = ExportState | ImportState
@@ -353,6 +356,7 @@ class JobRunner:
         self, app_id: str, definition: ImportJobResource, now: str
     ) -> ImportJobResponse:
         self._check_url("S3Url", definition.s3_url)
+        segment = await self._import_target(app_id, definition)
         job = ImportJobResponse(
             application_id=app_id,
             creation_date=now,
@@ -361,8 +365,30 @@ class JobRunner:
             type="IMPORT",
             definition=definition,
         )
-        await self._insert(app_id, ImportState(job=job, attempts=1))
+        await self._insert(app_id, ImportState(job=job, attempts=1, segment=segment))
         return job
+
+    async def _import_target(
+        self, app_id: str, definition: ImportJobResource
+    ) -> segments.Members | None:
+        """Check the segment an import defines (S6) and fix its id in the definition."""
+        if definition.segment_id is not UNSET:
+            segment_id = definition.segment_id
+            found = await self.store.read(lambda tx: segments.get(tx, app_id, segment_id))
+            if found.segment_type != "IMPORT":
+                raise BadRequest(
+                    f"SegmentId {segment_id!r} is a DIMENSIONAL segment; an import replaces "
+                    "the members of IMPORT segments only"
+                )
+        elif definition.define_segment is True:
+            if not definition.segment_name:
+                raise BadRequest("SegmentName is required when DefineSegment is true")
+            if len(definition.segment_name) > MAX_NAME:
+                raise BadRequest(f"SegmentName is longer than {MAX_NAME} characters")
+            definition.segment_id = new_resource_id()
+        else:
+            return None
+        return segments.Members(endpoint_keys=[], user_ids=[])
 
     def _check_url(self, member: str, url: str) -> None:
         try:
@@ -488,6 +514,10 @@ class JobRunner:
             state.line = 0
             await self._save(app_id, state)
         failed = _count(state.job.failed_pieces) == len(state.sources)
+        if state.segment is not None and not failed:
+            members, job = state.segment, state.job
+            now = format_date(datetime.now(UTC))
+            await self.store.write(lambda tx: segments.define_import(tx, app_id, job, members, now))
         await self._end(app_id, state, "FAILED" if failed else "COMPLETED")
 
     def _sources(self, url: str, fmt: ImportFormat) -> list[str]:
@@ -523,6 +553,8 @@ class JobRunner:
         def advanced(rows: list[Row], refused: str | None = None) -> ImportState:
             after = _copy(state)
             assert isinstance(after, ImportState)
+            if after.segment is not None and refused is None:
+                _add_members(after.segment, rows)
             after.line = rows[-1].line
             after.job.total_processed = _count(after.job.total_processed) + len(rows)
             for row in rows:
@@ -536,11 +568,19 @@ class JobRunner:
             def write(tx: WriteTx) -> None:
                 if register:
                     for row in rows:
-                        if row.endpoint is not None:
+                        if row.endpoint is not None and not (
+                            state.segment is not None and _names_user_only(row)
+                        ):
                             _apply_row(tx, app_id, row, stamp)
                 _save(tx, app_id, after, self.owner, lease_until)
 
             return write
+
+        if state.segment is not None:
+            # New endpoints get their ids now, so that the segment can name them.
+            for row in chunk:
+                if row.endpoint is not None and not row.endpoint.id and row.endpoint.address:
+                    row.endpoint.id = new_resource_id()
 
         async def commit(rows: list[Row]) -> None:
             after = advanced(rows)
@@ -626,6 +666,34 @@ def _adopt(state: ImportState, after: State) -> None:
     assert isinstance(after, ImportState)
     state.job = after.job
     state.line = after.line
+    state.segment = after.segment
+
+
+def _names_user_only(row: Row) -> bool:
+    """A row with a user id but neither endpoint Id nor Address: in a segment import it
+    makes that user's endpoints members (S6) and creates nothing."""
+    endpoint = row.endpoint
+    return (
+        endpoint is not None
+        and not endpoint.id
+        and not endpoint.address
+        and _user_id(endpoint) is not None
+    )
+
+
+def _user_id(endpoint: formats.ImportedEndpoint) -> str | None:
+    return endpoint.user.user_id or None if endpoint.user is not UNSET else None
+
+
+def _add_members(members: segments.Members, rows: list[Row]) -> None:
+    for row in rows:
+        endpoint = row.endpoint
+        if endpoint is None:
+            continue
+        if endpoint.id:
+            members.endpoint_keys.append(endpoint_key(endpoint.id))
+        elif (user_id := _user_id(endpoint)) is not None:
+            members.user_ids.append(user_id)
 
 
 def _job_doc(tx: ReadTx, app_id: str, job_id: str) -> str:

@@ -113,7 +113,7 @@ class WriteSegmentRequest(_Shape):
 
 
 class SegmentImportResource(_Shape, kw_only=True):
-    external_id: str = ""
+    external_id: str
     format: str
     role_arn: str
     s3_url: str = field(name="S3Url")

@@ -32,6 +32,7 @@ import msgspec
 from msgspec import UNSET
 
 from openpinpoint.core import predicates as p
+from openpinpoint.core import apps
 from openpinpoint.core.errors import BadRequest, NotFound
 from openpinpoint.core.segment_shapes import (
     MAX_DIMENSIONS,
@@ -39,12 +40,14 @@ from openpinpoint.core.segment_shapes import (
     Combination,
     SegmentDimensions,
     SegmentGroupList,
+    SegmentImportResource,
     SegmentReference,
     SegmentResponse,
     SegmentsResponse,
     SetDimension,
     WriteSegmentRequest,
 )
+from openpinpoint.core.shapes import ImportJobResponse
 from openpinpoint.store.base import App, ReadTx, Resource, WriteTx
 
 KIND = "segment"
@@ -333,19 +336,53 @@ def delete(tx: WriteTx, app_id: str, segment_id: str) -> SegmentResponse:
     return segment
 
 
-def store_import(tx: WriteTx, segment: SegmentResponse, members: Members) -> None:
-    """Store a new version of an IMPORT segment with its members."""
+def define_import(
+    tx: WriteTx, app_id: str, job: ImportJobResponse, members: Members, now: str
+) -> SegmentResponse:
+    """Create the IMPORT segment an import job defines, or replace its members as a new
+    version (S6). Size and ChannelCounts are the members at this moment."""
+    definition = job.definition
+    assert isinstance(definition.segment_id, str)
+    app = apps.require_app(tx, app_id)
+    found = tx.get_resource(app_id, KIND, definition.segment_id)
+    previous = _decode_segment(found.doc) if found else None
+    unique = Members(
+        endpoint_keys=list(dict.fromkeys(members.endpoint_keys)),
+        user_ids=list(dict.fromkeys(members.user_ids)),
+    )
+    counts = tx.count_segment(
+        app_id, p.Members(tuple(unique.endpoint_keys), tuple(unique.user_ids))
+    )
+    segment = SegmentResponse(
+        application_id=app_id,
+        arn=segment_arn(app.arn, definition.segment_id),
+        creation_date=previous.creation_date if previous else now,
+        id=definition.segment_id,
+        segment_type="IMPORT",
+        import_definition=SegmentImportResource(
+            external_id=definition.external_id or "",
+            format=definition.format,
+            role_arn=definition.role_arn,
+            s3_url=definition.s3_url,
+            size=sum(counts.values()),
+            channel_counts={channel: n for channel, n in counts.items() if channel},
+        ),
+        last_modified_date=_later(now, previous.last_modified_date) if previous else now,
+        name=definition.segment_name or (previous.name if previous else UNSET),
+        tags=previous.tags if previous else {},
+        version=int(previous.version or 0) + 1 if previous else 1,
+    )
     _store(tx, segment)
-    assert isinstance(segment.version, int)
     tx.put_resource(
         Resource(
-            scope=segment.application_id,
+            scope=app_id,
             kind=MEMBERS_KIND,
             name=segment.id,
-            version=segment.version,
-            doc=_encode(members).decode(),
+            version=int(segment.version or 1),
+            doc=_encode(unique).decode(),
         )
     )
+    return segment
 
 
 # Listing (G10 paging: an opaque token holding the last id or version of the page)
@@ -414,7 +451,7 @@ def _attribute(map_name: p.AttributeMap, name: str, criterion: AttributeDimensio
         return p.AttributeTest(map_name, name, op, values)  # type: ignore[arg-type]
     if op == "EXCLUSIVE":
         return p.Not(p.AttributeTest(map_name, name, "INCLUSIVE", tuple(criterion.values)))
-    return p.AttributeTest(map_name, name, op, tuple(criterion.values))  # type: ignore[arg-type]
+    return p.AttributeTest(map_name, name, op, tuple(criterion.values))
 
 
 def _field(field: p.Field, dimension: SetDimension) -> p.Predicate:
