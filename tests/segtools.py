@@ -115,12 +115,13 @@ class Segments:
 # The reference evaluator (S2-S5 read literally)
 
 _INSTANT = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}:[0-9]{2})?)?"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}:[0-9]{2})?)?"
 )
 _RECENCY = {"HR_24": 1, "DAY_7": 7, "DAY_14": 14, "DAY_30": 30}
 
 
-def _instant(text: str) -> datetime | None:
+def instant(text: str) -> datetime | None:
     if not _INSTANT.fullmatch(text):
         return None
     try:
@@ -147,8 +148,8 @@ def _attribute(values: list[str] | None, criterion: dict[str, Any]) -> bool:
         return not any(v in wanted for v in have)
     if kind == "CONTAINS":
         return any(c in v for v in have for c in wanted)
-    moments = [m for m in map(_instant, have) if m is not None]
-    bounds = [_instant(c) for c in wanted]
+    moments = [m for m in map(instant, have) if m is not None]
+    bounds = [instant(c) for c in wanted]
     assert all(b is not None for b in bounds)
     if kind == "BEFORE":
         return any(m < bounds[0] for m in moments)  # type: ignore[operator]

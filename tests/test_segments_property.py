@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import STORES, new_store_url
-from segtools import NOW, Segments, reference, stamp
+from segtools import NOW, Segments, instant, reference, stamp
 
 WORDS = [
     "x",
@@ -102,9 +102,7 @@ def attribute_criterion() -> st.SearchStrategy[dict[str, Any]]:
 
 
 def _order(value: str) -> str:
-    from segtools import _instant
-
-    return str(_instant(value))
+    return str(instant(value))
 
 
 def set_dimension() -> st.SearchStrategy[dict[str, Any]]:

@@ -94,7 +94,9 @@ def test_every_emitted_member_exists_in_the_output_shape(operation: Operation) -
     assert output.serialization.get("payload") == operation.output
     payload_shape = output.members[operation.output]
     # Each feature keeps its shapes in a module of its own.
-    struct = getattr(shapes, payload_shape.name, None) or getattr(segment_shapes, payload_shape.name)
+    struct = getattr(shapes, payload_shape.name, None) or getattr(
+        segment_shapes, payload_shape.name
+    )
     _assert_members_exist(struct, payload_shape, operation.output)
 
 

@@ -169,7 +169,7 @@ def import_job(tx: ReadTx, app_id: str, job_id: str) -> ImportJobResponse:
 def export_jobs(
     tx: ReadTx, app_id: str, size: int, after: int, segment_id: str | None = None
 ) -> ExportJobsResponse:
-    states, token = _page(tx, app_id, "EXPORT", size, after, segment_id)
+    states, token = _page(tx, app_id, "EXPORT", size, after, segment_id=segment_id)
     page = ExportJobsResponse(item=[s.job for s in states if isinstance(s, ExportState)])
     if token is not None:
         page.next_token = token
@@ -179,7 +179,7 @@ def export_jobs(
 def import_jobs(
     tx: ReadTx, app_id: str, size: int, after: int, segment_id: str | None = None
 ) -> ImportJobsResponse:
-    states, token = _page(tx, app_id, "IMPORT", size, after, segment_id)
+    states, token = _page(tx, app_id, "IMPORT", size, after, segment_id=segment_id)
     page = ImportJobsResponse(item=[s.job for s in states if isinstance(s, ImportState)])
     if token is not None:
         page.next_token = token
@@ -187,7 +187,7 @@ def import_jobs(
 
 
 def _page(
-    tx: ReadTx, app_id: str, job_type: str, size: int, after: int, segment_id: str | None
+    tx: ReadTx, app_id: str, job_type: str, size: int, after: int, *, segment_id: str | None
 ) -> tuple[list[State], str | None]:
     """One page of an app's jobs of one type, oldest first, and the NextToken (G10); only
     the jobs that name `segment_id` when it is given (S7)."""

@@ -31,8 +31,8 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 from msgspec import UNSET
 
-from openpinpoint.core import predicates as p
 from openpinpoint.core import apps
+from openpinpoint.core import predicates as p
 from openpinpoint.core.errors import BadRequest, NotFound
 from openpinpoint.core.segment_shapes import (
     MAX_DIMENSIONS,
@@ -142,7 +142,8 @@ def _check_attributes(where: str, attributes: dict[str, AttributeDimension]) -> 
         wanted = 2 if op == "BETWEEN" else 1
         if len(criterion.values) != wanted:
             raise BadRequest(
-                f"{member}: AttributeType {op} takes exactly {wanted} value(s), got {len(criterion.values)}"
+                f"{member}: AttributeType {op} takes exactly {wanted} value(s), "
+                f"got {len(criterion.values)}"
             )
         instants = [instant_key(value) for value in criterion.values]
         for value, instant in zip(criterion.values, instants, strict=True):
@@ -186,7 +187,8 @@ def check_definition(tx: ReadTx, app_id: str, segment_id: str, body: WriteSegmen
         total += _dimension_count(dimensions)
     if total > MAX_DIMENSIONS:
         raise BadRequest(
-            f"a segment has at most {MAX_DIMENSIONS} dimensions (all groups together); this one has {total}"
+            f"a segment has at most {MAX_DIMENSIONS} dimensions (all groups together); "
+            f"this one has {total}"
         )
     if body.segment_groups is UNSET:
         return
@@ -291,7 +293,8 @@ def update(
     current = get(tx, app_id, segment_id)
     if current.segment_type == "IMPORT":
         raise BadRequest(
-            f"Segment {segment_id!r} is an IMPORT segment: re-import with CreateImportJob and SegmentId to change it"
+            f"Segment {segment_id!r} is an IMPORT segment: re-import with CreateImportJob "
+            "and SegmentId to change it"
         )
     check_definition(tx, app_id, segment_id, body)
     current.dimensions = body.dimensions
@@ -329,7 +332,8 @@ def delete(tx: WriteTx, app_id: str, segment_id: str) -> SegmentResponse:
     if users:
         names = ", ".join(f"{s.id} ({s.name or ''})" for s in users)
         raise BadRequest(
-            f"Segment {segment_id!r} is a source of other segments; change or delete them first: {names}"
+            f"Segment {segment_id!r} is a source of other segments; change or delete them "
+            f"first: {names}"
         )
     tx.delete_resource(app_id, KIND, segment_id)
     tx.delete_resource(app_id, MEMBERS_KIND, segment_id)

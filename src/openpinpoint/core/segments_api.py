@@ -113,7 +113,13 @@ class SegmentOperations:
         token: str | None = None,
     ) -> ImportJobsResponse:
         return await self._segment_jobs(
-            ctx, jobs.import_jobs, "IMPORT", application_id, segment_id, page_size, token
+            ctx,
+            jobs.import_jobs,
+            "IMPORT",
+            application_id,
+            segment_id=segment_id,
+            page_size=page_size,
+            token=token,
         )
 
     async def get_segment_export_jobs(
@@ -125,7 +131,13 @@ class SegmentOperations:
         token: str | None = None,
     ) -> ExportJobsResponse:
         return await self._segment_jobs(
-            ctx, jobs.export_jobs, "EXPORT", application_id, segment_id, page_size, token
+            ctx,
+            jobs.export_jobs,
+            "EXPORT",
+            application_id,
+            segment_id=segment_id,
+            page_size=page_size,
+            token=token,
         )
 
     async def _segment_jobs(
@@ -134,6 +146,7 @@ class SegmentOperations:
         listing: Callable[..., T],
         job_type: str,
         application_id: str,
+        *,
         segment_id: str,
         page_size: str | None,
         token: str | None,

@@ -9,7 +9,7 @@ The condition is written against an endpoints row `e`; the PostgreSQL dialect al
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from openpinpoint.core import predicates as p
 
@@ -43,7 +43,8 @@ class SegmentSql:
         """The documents of up to `limit` ACTIVE members whose key sorts after `after_key`."""
         where = self._where(app_id, pred, after_key)
         return (
-            f"SELECT e.doc FROM {self.FROM} WHERE {where} ORDER BY e.id_key LIMIT {self.bind(limit)}",
+            f"SELECT e.doc FROM {self.FROM} WHERE {where}"
+            f" ORDER BY e.id_key LIMIT {self.bind(limit)}",
             self.params,
         )
 
@@ -51,13 +52,15 @@ class SegmentSql:
         """(ChannelType or "", member count) rows."""
         where = self._where(app_id, pred, "")
         return (
-            f"SELECT coalesce({self.CHANNEL}, ''), count(*) FROM {self.FROM} WHERE {where} GROUP BY 1",
+            f"SELECT coalesce({self.CHANNEL}, ''), count(*) FROM {self.FROM}"
+            f" WHERE {where} GROUP BY 1",
             self.params,
         )
 
     def _where(self, app_id: str, pred: p.Predicate, after_key: str) -> str:
         app, after = self.bind(app_id), self.bind(after_key)
-        return f"e.app_id = {app} AND e.status = 'ACTIVE' AND e.id_key > {after} AND {self.condition(pred)}"
+        condition = self.condition(pred)
+        return f"e.app_id = {app} AND e.status = 'ACTIVE' AND e.id_key > {after} AND {condition}"
 
     def bind(self, *values: Any) -> str:
         self.params += values
@@ -140,7 +143,10 @@ class SqliteSegmentSql(SegmentSql):
 
     POSITION = "instr({0}, {1})"
     CHANNEL = "json_extract(e.doc, '$.ChannelType')"
-    MAP_PATHS = {"Attributes": "$.Attributes", "UserAttributes": "$.User.UserAttributes"}
+    MAP_PATHS: ClassVar[dict[str, str]] = {
+        "Attributes": "$.Attributes",
+        "UserAttributes": "$.User.UserAttributes",
+    }
     INSTANT = (
         "(CASE WHEN {0} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*'"
         " THEN strftime('%Y-%m-%dT%H:%M:%f', {0}) END)"
@@ -196,7 +202,7 @@ class PostgresSegmentSql(SegmentSql):
         " '(?<!\\\\)((?:\\\\\\\\)*)\\\\u0000(?:[^\"\\\\]|\\\\.)*\"', '\\1\"', 'g')::jsonb END"
     )
     FROM = f"endpoints AS e CROSS JOIN LATERAL (SELECT {JSONB} AS j OFFSET 0) AS d"
-    MAP_PATHS = {
+    MAP_PATHS: ClassVar[dict[str, str]] = {
         "Attributes": "d.j -> 'Attributes'",
         "UserAttributes": "d.j -> 'User' -> 'UserAttributes'",
     }
