@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import STORES, RunningServer, new_store_url
+from conftest import STORES, RunningServer, new_store_url, run_cli, sqlite_url
 from jobtools import ROLE, put_endpoints, read_pieces, wait_for_job
+from segtools import Segments
 
 DIMENSIONS: dict[str, Any] = {
     "Attributes": {"team": {"AttributeType": "INCLUSIVE", "Values": ["red"]}},
@@ -462,3 +463,36 @@ def test_s6_import_into_an_unknown_or_dimensional_segment_is_refused(
         ImportJobRequest={**request, "DefineSegment": True},
     )
     assert "SegmentName" in message
+
+
+@pytest.mark.parametrize("target_kind", STORES)
+def test_s1_migrate_store_copies_every_segment_version_and_they_still_evaluate(
+    target_kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    source = sqlite_url(tmp_path / "source.db")
+    segs = Segments(source)
+    try:
+        endpoints = [
+            {
+                "Id": f"e{i}",
+                "ChannelType": "EMAIL",
+                "Address": f"{i}@x.org",
+                "EndpointStatus": "ACTIVE",
+                "Attributes": {"team": ["red" if i % 2 else "blue"]},
+            }
+            for i in range(6)
+        ]
+        app_id = segs.new_app(endpoints)
+        sid = segs.create(app_id, {"Dimensions": {"Attributes": {"team": {"Values": ["red"]}}}})
+        segs.update(app_id, sid, {"Dimensions": {"Attributes": {"team": {"Values": ["blue"]}}}})
+    finally:
+        segs.close()
+    target = new_store_url(target_kind, request, tmp_path)
+    done = run_cli("migrate-store", "--from", source, "--to", target)
+    assert done.returncode == 0, done.stderr
+    copied = Segments(target)
+    try:
+        assert copied.members(app_id, sid, version=1) == {"e1", "e3", "e5"}
+        assert copied.members(app_id, sid) == {"e0", "e2", "e4"}
+    finally:
+        copied.close()
