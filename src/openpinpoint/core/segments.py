@@ -26,7 +26,7 @@ import base64
 import binascii
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import msgspec
 from msgspec import UNSET
@@ -48,6 +48,7 @@ from openpinpoint.core.segment_shapes import (
     WriteSegmentRequest,
 )
 from openpinpoint.core.shapes import ImportJobResponse
+from openpinpoint.core.values import format_date, normalise_client_date
 from openpinpoint.store.base import App, ReadTx, Resource, WriteTx
 
 KIND = "segment"
@@ -84,17 +85,8 @@ def instant_key(value: str) -> str | None:
     is not one. A date alone is midnight UTC; a time without a zone is UTC (S10)."""
     if INSTANT.fullmatch(value) is None:
         return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    try:
-        moment = moment.astimezone(UTC)
-    except (OverflowError, ValueError):
-        return None
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+    canonical = normalise_client_date(value)
+    return canonical.removesuffix("Z") if canonical else None
 
 
 def segment_arn(app_arn: str, segment_id: str) -> str:
@@ -310,8 +302,7 @@ def update(
 def _later(now: str, previous: str | msgspec.UnsetType) -> str:
     """`now`, or just after `previous` when the clock has not moved past it (S10: grows)."""
     if isinstance(previous, str) and now <= previous:
-        moment = datetime.fromisoformat(previous) + timedelta(milliseconds=1)
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+        return format_date(datetime.fromisoformat(previous) + timedelta(milliseconds=1))
     return now
 
 
@@ -497,10 +488,7 @@ def dimensions_predicate(dimensions: SegmentDimensions, now: datetime) -> p.Pred
             )
     if dimensions.behavior is not UNSET and dimensions.behavior.recency is not UNSET:
         recency = dimensions.behavior.recency
-        since = (now - RECENCY[recency.duration]).astimezone(UTC)
-        active = p.EffectiveSince(
-            since.strftime("%Y-%m-%dT%H:%M:%S.") + f"{since.microsecond // 1000:03d}Z"
-        )
+        active = p.EffectiveSince(format_date(now - RECENCY[recency.duration]))
         parts.append(active if recency.recency_type == "ACTIVE" else p.Not(active))
     return p.And(tuple(parts))
 
