@@ -157,15 +157,17 @@ class SqliteSegmentSql(SegmentSql):
         name = self.bind(pred.name)
         test = self.value_test(pred, "v.value", self.INSTANT)
         return (
-            f"EXISTS (SELECT 1 FROM json_each(e.doc, '{path}') AS a, json_each(a.value) AS v"
-            f" WHERE a.key = {name} AND {test})"
+            # json_extract shares one parse of the document with the other atoms (SQLite
+            # caches it per statement); json_each(doc, path) would parse it again.
+            f"EXISTS (SELECT 1 FROM json_each(json_extract(e.doc, '{path}')) AS a,"
+            f" json_each(a.value) AS v WHERE a.key = {name} AND {test})"
         )
 
     def metric(self, pred: p.MetricTest) -> str:
         name = self.bind(pred.name)
         value = self.bind(pred.value)
         return (
-            "EXISTS (SELECT 1 FROM json_each(e.doc, '$.Metrics') AS m"
+            "EXISTS (SELECT 1 FROM json_each(json_extract(e.doc, '$.Metrics')) AS m"
             f" WHERE m.key = {name} AND m.value {_METRIC_OPS[pred.op]} {value})"
         )
 
