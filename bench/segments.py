@@ -31,7 +31,9 @@ from openpinpoint.files import Files, FileSettings
 from openpinpoint.store.base import App, Store, WriteTx
 from openpinpoint.store.open import open_store
 
-BATCH = 5_000
+BATCH = 500
+"""Endpoints per transaction: the PostgreSQL store takes advisory locks per endpoint, and
+its lock table holds a few thousand per transaction by default."""
 COUNT_TARGET_SECONDS = 2.0
 EXPORT_TARGET_RATIO = 1.2
 TEAMS = ["red", "blue", "green", "amber", "violet"]
@@ -210,7 +212,8 @@ if __name__ == "__main__":
     parser.add_argument("--db", required=True, help="a fresh store URL")
     parser.add_argument("--endpoints", type=int, default=1_000_000)
     parser.add_argument("--out", type=Path, help="write the results as JSON here too")
-    found = asyncio.run(main(parser.parse_args()))
+    arguments = parser.parse_args()
+    found = asyncio.run(main(arguments))
     print(json.dumps(found, indent=2))
-    if parser.parse_args().out:
-        parser.parse_args().out.write_text(json.dumps(found, indent=2) + "\n")
+    if arguments.out:
+        arguments.out.write_text(json.dumps(found, indent=2) + "\n")
