@@ -496,3 +496,25 @@ def test_s1_migrate_store_copies_every_segment_version_and_they_still_evaluate(
         assert copied.members(app_id, sid) == {"e0", "e2", "e4"}
     finally:
         copied.close()
+
+
+def test_s10_tags_work_on_segment_arns_and_updates_ignore_tags(client: Any, app_id: str) -> None:
+    segment = _create(client, app_id, Name="t", tags={"a": "1"})
+    arn = segment["Arn"]
+    client.tag_resource(ResourceArn=arn, TagsModel={"tags": {"b": "2"}})
+    assert client.list_tags_for_resource(ResourceArn=arn)["TagsModel"]["tags"] == {
+        "a": "1",
+        "b": "2",
+    }
+    client.update_segment(
+        ApplicationId=app_id, SegmentId=segment["Id"], WriteSegmentRequest={"tags": {"c": "3"}}
+    )
+    client.untag_resource(ResourceArn=arn, TagKeys=["a"])
+    assert client.list_tags_for_resource(ResourceArn=arn)["TagsModel"]["tags"] == {"b": "2"}
+    got = client.get_segment(ApplicationId=app_id, SegmentId=segment["Id"])["SegmentResponse"]
+    assert (got["tags"], got["Version"]) == ({"b": "2"}, 2)
+    app_arn = client.get_app(ApplicationId=app_id)["ApplicationResponse"]["Arn"]
+    assert client.list_tags_for_resource(ResourceArn=app_arn)["TagsModel"]["tags"] == {}
+    with pytest.raises(ClientError) as excinfo:
+        client.list_tags_for_resource(ResourceArn=f"{app_arn}/segments/{'0' * 32}")
+    assert excinfo.value.response["Error"]["Code"] == "NotFoundException"

@@ -93,6 +93,44 @@ def segment_arn(app_arn: str, segment_id: str) -> str:
     return f"{app_arn}/segments/{segment_id}"
 
 
+_SEGMENT_ARN = re.compile(
+    r"arn:aws:mobiletargeting:[^:]*:[^:]*:apps/(?P<app>[^/]+)/segments/(?P<id>[^/]+)"
+)
+
+
+def is_segment_arn(arn: str) -> bool:
+    return _SEGMENT_ARN.fullmatch(arn) is not None
+
+
+# Tags (S10: TagResource, UntagResource and ListTagsForResource work on segment ARNs; the
+# tags belong to the segment, so they are kept on its latest version)
+
+
+def _by_arn(tx: ReadTx, arn: str) -> SegmentResponse:
+    match = _SEGMENT_ARN.fullmatch(arn)
+    assert match is not None
+    segment = get(tx, match["app"], match["id"])
+    if segment.arn != arn:
+        raise NotFound(f"Resource {arn!r} not found")
+    return segment
+
+
+def tags(tx: ReadTx, arn: str) -> dict[str, str]:
+    return _by_arn(tx, arn).tags or {}
+
+
+def tag(tx: WriteTx, arn: str, new: dict[str, str]) -> None:
+    segment = _by_arn(tx, arn)
+    segment.tags = apps.merged_tags(segment.tags or {}, new)
+    _store(tx, segment)
+
+
+def untag(tx: WriteTx, arn: str, keys: list[str]) -> None:
+    segment = _by_arn(tx, arn)
+    segment.tags = apps.remaining_tags(segment.tags or {}, keys)
+    _store(tx, segment)
+
+
 # Checking a definition (S3, S4, S9, S10)
 
 
