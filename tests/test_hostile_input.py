@@ -443,3 +443,31 @@ def test_also_slow_headers_are_cut_off_while_others_are_served(
     assert head.startswith(b"HTTP/1.1 400")
     assert b"x-amzn-errortype: badrequestexception" in head.lower()
     assert "headers were not received within 1 seconds" in json.loads(body)["Message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "names"),
+    [
+        pytest.param(b'{"Dimensions": ', "JSON", id="malformed"),
+        pytest.param(b'{"Dimensions": {"Attributes": {"a": "x"}}}', "Attributes", id="wrong-type"),
+        pytest.param(b'{"Dimensions": {"Behavior": {"Recency": {}}}}', "Recency", id="missing"),
+        pytest.param(b'{"Dimensions": {"Weather": {}}}', "Weather", id="unknown-member"),
+        pytest.param(
+            b'{"Dimensions": {"Attributes": {"a": {"Values": ["x\\u0000"]}}}}', "NUL", id="nul"
+        ),
+        pytest.param(
+            b'{"SegmentGroups": {"Groups": [{"SourceSegments": [{"Id": "\'; DROP TABLE x"}]}]}}',
+            "does not exist",
+            id="sql-looking-source",
+        ),
+        pytest.param(
+            b'{"Dimensions": {"Attributes": ' + nested(10_000) + b"}}", "Attributes", id="deep"
+        ),
+    ],
+)
+def test_bad_segment_bodies_are_refused(
+    server: RunningServer, client: Any, app_id: str, body: bytes, names: str
+) -> None:
+    response = raw_request(server.url, "POST", f"/v1/apps/{app_id}/segments", body)
+    assert names in modeled(response, 400, "BadRequestException")
+    assert client.get_segments(ApplicationId=app_id)["SegmentsResponse"]["Item"] == []

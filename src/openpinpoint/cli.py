@@ -19,6 +19,7 @@ from openpinpoint.cli_security import (
     keys_main,
     serve_settings,
 )
+from openpinpoint.cli_segments import add_segment_command, segment_main
 from openpinpoint.core.jobs import DEFAULT_LEASE_SECONDS
 from openpinpoint.core.provider import DEFAULT_ACCOUNT_ID
 from openpinpoint.files import LOCAL_FILES_ENV, S3_ENDPOINT_ENV, FileSettings
@@ -186,6 +187,7 @@ def _parser() -> argparse.ArgumentParser:
     recipient.add_argument("--endpoint", metavar="ID", help="endpoint id")
     recipient.add_argument("--user", metavar="ID", help="user id")
     _add_db_option(render_cmd)
+    add_segment_command(commands, _add_store_options)
     return parser
 
 
@@ -273,6 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return keys_main(args, parser)
     if args.command in ("export", "import"):
         return _transfer(args)
+    if args.command == "segment":
+        return segment_main(args)
     if args.command == "migrate-store":
         return migrate_store(args.source, args.target)
     if args.command == "render":

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from openpinpoint.core import apps, endpoints, jobs
+from openpinpoint.core import apps, endpoints, jobs, segments
 from openpinpoint.core.access import FULL_ACCESS, Access
 from openpinpoint.core.endpoints import Stamp
 from openpinpoint.core.errors import BadRequest
+from openpinpoint.core.segments_api import SegmentOperations
 from openpinpoint.core.shapes import (
     ApplicationResponse,
     ApplicationsResponse,
@@ -66,7 +67,7 @@ def _with_app_id(app_id: str, endpoint: EndpointResponse) -> EndpointResponse:
     return endpoint
 
 
-class PinpointProvider(TemplateOperations):
+class PinpointProvider(TemplateOperations, SegmentOperations):
     def __init__(
         self,
         store: Store,
@@ -304,18 +305,20 @@ class PinpointProvider(TemplateOperations):
 
     async def tag_resource(self, ctx: RequestContext, resource_arn: str, body: TagsModel) -> None:
         ctx.access.require_app(apps.app_id_of_arn(resource_arn))
-        await self.store.write(lambda tx: apps.tag(tx, resource_arn, body.tags))
+        owner = segments if segments.is_segment_arn(resource_arn) else apps
+        await self.store.write(lambda tx: owner.tag(tx, resource_arn, body.tags))
 
     async def untag_resource(
         self, ctx: RequestContext, resource_arn: str, tag_keys: list[str]
     ) -> None:
         ctx.access.require_app(apps.app_id_of_arn(resource_arn))
-        await self.store.write(lambda tx: apps.untag(tx, resource_arn, tag_keys))
+        owner = segments if segments.is_segment_arn(resource_arn) else apps
+        await self.store.write(lambda tx: owner.untag(tx, resource_arn, tag_keys))
 
     async def list_tags_for_resource(self, ctx: RequestContext, resource_arn: str) -> TagsModel:
         ctx.access.require_app(apps.app_id_of_arn(resource_arn))
-        app = await self.store.read(lambda tx: apps.app_by_arn(tx, resource_arn))
-        return TagsModel(tags=app.tags)
+        owner = segments if segments.is_segment_arn(resource_arn) else apps
+        return TagsModel(tags=await self.store.read(lambda tx: owner.tags(tx, resource_arn)))
 
 
 def _default_runner(store: Store) -> jobs.JobRunner:

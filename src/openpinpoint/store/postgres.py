@@ -33,9 +33,11 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from openpinpoint.core.endpoints import user_id_of
 from openpinpoint.core.errors import InternalServerError, ServiceUnavailable, TooManyRequests
+from openpinpoint.core.predicates import Predicate
 from openpinpoint.core.shapes import EndpointResponse, encode
 from openpinpoint.core.values import endpoint_key
 from openpinpoint.store.base import App, JobRecord, ReadTx, Resource, WriteTx
+from openpinpoint.store.segment_sql import PostgresSegmentSql
 
 T = TypeVar("T")
 Connection = psycopg.Connection[TupleRow]
@@ -110,6 +112,28 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             doc text NOT NULL,
             PRIMARY KEY (scope, kind, name, version)
         )""",
+    ),
+    4: (
+        # Segments (S3): an attribute value read as an ISO-8601 instant, as UTC text
+        # `YYYY-MM-DDTHH:MM:SS.mmm` (core.segments.instant_key), or NULL when it is not
+        # one. A function because the cast raises on impossible dates, which a query
+        # over every endpoint must survive.
+        """CREATE OR REPLACE FUNCTION openpinpoint_instant(value text) RETURNS text
+        LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+        BEGIN
+            IF value !~ ('^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}'
+                         '(:[0-9]{2}([.][0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$') THEN
+                RETURN NULL;
+            END IF;
+            IF value ~ '(Z|[+-][0-9]{2}:[0-9]{2})$' THEN
+                RETURN to_char(value::timestamptz AT TIME ZONE 'UTC',
+                               'YYYY-MM-DD"T"HH24:MI:SS.MS');
+            END IF;
+            RETURN to_char(value::timestamp, 'YYYY-MM-DD"T"HH24:MI:SS.MS');
+        EXCEPTION WHEN others THEN
+            RETURN NULL;
+        END
+        $$""",
     ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
@@ -515,6 +539,22 @@ class PostgresTx(WriteTx):
             self._conn.execute(sql, (scope, kind, name))
         else:
             self._conn.execute(sql + " AND version = %s", (scope, kind, name, version))
+
+    # Segments: one query per segment, compiled from its predicate (store/segment_sql.py).
+
+    def segment_members(
+        self, app_id: str, predicate: Predicate, after_key: str, limit: int
+    ) -> list[EndpointResponse]:
+        sql, params = PostgresSegmentSql().members_query(app_id, predicate, after_key, limit)
+        # The planner cannot estimate the condition, and guesses that sorting every match
+        # beats walking the primary key in order; walking stops after `limit` members, so a
+        # page costs what it returns, not a scan of the app (for this transaction only).
+        self._conn.execute("SET LOCAL enable_sort = off")
+        return [_decode_endpoint(doc) for (doc,) in self._conn.execute(sql, params)]
+
+    def count_segment(self, app_id: str, predicate: Predicate) -> dict[str, int]:
+        sql, params = PostgresSegmentSql().count_query(app_id, predicate)
+        return {channel: count for channel, count in self._conn.execute(sql, params)}
 
 
 _ENDPOINTS = "SELECT app_id, id_key, user_id, address, doc FROM endpoints WHERE app_id = %s"

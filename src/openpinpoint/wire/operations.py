@@ -14,6 +14,7 @@ from functools import cached_property
 
 from msgspec import Struct
 
+from openpinpoint.core.segment_shapes import WriteSegmentRequest
 from openpinpoint.core.shapes import (
     CreateApplicationRequest,
     EndpointBatchRequest,
@@ -252,5 +253,75 @@ OPERATIONS: tuple[Operation, ...] = (
         200,
         body=TemplateActiveVersionRequest,
         output="MessageBody",
+    ),
+    # Segments (engagement spec section 5)
+    Operation(
+        "CreateSegment",
+        "POST",
+        "/v1/apps/{application-id}/segments",
+        201,
+        body=WriteSegmentRequest,
+        output="SegmentResponse",
+    ),
+    Operation(
+        "GetSegments",
+        "GET",
+        "/v1/apps/{application-id}/segments",
+        200,
+        query={"page-size": "page_size", "token": "token"},
+        output="SegmentsResponse",
+    ),
+    Operation(
+        "GetSegment",
+        "GET",
+        "/v1/apps/{application-id}/segments/{segment-id}",
+        200,
+        output="SegmentResponse",
+    ),
+    Operation(
+        "UpdateSegment",
+        "PUT",
+        "/v1/apps/{application-id}/segments/{segment-id}",
+        200,
+        body=WriteSegmentRequest,
+        output="SegmentResponse",
+    ),
+    Operation(
+        "DeleteSegment",
+        "DELETE",
+        "/v1/apps/{application-id}/segments/{segment-id}",
+        200,
+        output="SegmentResponse",
+    ),
+    Operation(
+        "GetSegmentVersion",
+        "GET",
+        "/v1/apps/{application-id}/segments/{segment-id}/versions/{version}",
+        200,
+        output="SegmentResponse",
+    ),
+    Operation(
+        "GetSegmentVersions",
+        "GET",
+        "/v1/apps/{application-id}/segments/{segment-id}/versions",
+        200,
+        query={"page-size": "page_size", "token": "token"},
+        output="SegmentsResponse",
+    ),
+    Operation(
+        "GetSegmentImportJobs",
+        "GET",
+        "/v1/apps/{application-id}/segments/{segment-id}/jobs/import",
+        200,
+        query={"page-size": "page_size", "token": "token"},
+        output="ImportJobsResponse",
+    ),
+    Operation(
+        "GetSegmentExportJobs",
+        "GET",
+        "/v1/apps/{application-id}/segments/{segment-id}/jobs/export",
+        200,
+        query={"page-size": "page_size", "token": "token"},
+        output="ExportJobsResponse",
     ),
 )
