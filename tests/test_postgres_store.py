@@ -154,7 +154,7 @@ def test_requests_succeed_after_the_database_closes_the_servers_connections(
     next requests run on new ones instead of failing."""
     server = RunningServer(postgres_url)
     try:
-        client = server.client(retries={"max_attempts": 1})
+        client = server.client(retries={"total_max_attempts": 1})
         app_id = client.create_app(CreateApplicationRequest={"Name": "survivor"})[
             "ApplicationResponse"
         ]["Id"]
