@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import TEST_KEY, RunningServer, pinpoint_client, run_cli
+from conftest import STORES, TEST_KEY, RunningServer, new_store_url, pinpoint_client, run_cli
 from openpinpoint.keys import AccessKey, KeyFile
 from rawhttp import raw_request
 
@@ -41,11 +41,13 @@ def keys_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def scoped_server(keys_file: Path) -> Iterator[RunningServer]:
-    running = RunningServer(
-        f"sqlite:///{keys_file.parent / 'db.sqlite'}", "--keys-file", str(keys_file)
-    )
+@pytest.fixture(scope="module", params=STORES)
+def scoped_server(
+    keys_file: Path, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """A server checking the keys in `keys_file`, on each store."""
+    db = new_store_url(request.param, request, tmp_path_factory.mktemp("keys-store"))
+    running = RunningServer(db, "--keys-file", str(keys_file))
     yield running
     running.stop()
 
@@ -197,8 +199,8 @@ def test_keys_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     assert "chmod 600" in done.stderr
 
 
-def test_auth_none_lets_anyone_in_and_warns(tmp_path: Path) -> None:
-    server = RunningServer(f"sqlite:///{tmp_path / 'db.sqlite'}", "--auth", "none")
+def test_auth_none_lets_anyone_in_and_warns(empty_store_url: str) -> None:
+    server = RunningServer(empty_store_url, "--auth", "none")
     try:
         assert "AUTHENTICATION IS OFF" in server.log
         unsigned = raw_request(server.url, "GET", "/v1/apps", key=None)
