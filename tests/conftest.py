@@ -177,14 +177,18 @@ def start_servers(db_url: str, count: int, *args: str) -> list[RunningServer]:
     return started
 
 
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """`openpinpoint ARGS...` run as a user would, its output captured."""
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`openpinpoint ARGS...` run as a user would, its output captured; `env` is added to
+    the environment."""
     return subprocess.run(
         [sys.executable, "-m", "openpinpoint", *args],
         capture_output=True,
         text=True,
         timeout=300,
         cwd=cwd,
+        env={**os.environ, **(env or {})},
         check=False,
     )
 

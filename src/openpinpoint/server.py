@@ -166,11 +166,20 @@ More keys: openpinpoint keys create --name NAME [--apps ID,...] [--admin]
     )
 
 
+class ServeError(Exception):
+    """The server cannot start, for a reason its user can fix (said in one line)."""
+
+
 def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        hint = " (is another server running? choose another --port)" if port else ""
+        raise ServeError(f"cannot listen on {host}:{port}: {error.strerror}{hint}") from None
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
