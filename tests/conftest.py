@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -297,3 +298,16 @@ def app_id(client: Any) -> str:
     return str(
         client.create_app(CreateApplicationRequest={"Name": "test"})["ApplicationResponse"]["Id"]
     )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Skipped tests as one line per reason with its count (pytest's -rs would print one line
+    per test: a hundred identical lines when PostgreSQL is not configured)."""
+    reasons: Counter[str] = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = getattr(report, "longrepr", None)
+        reasons[str(longrepr[2]) if isinstance(longrepr, tuple) else "skipped"] += 1
+    if reasons:
+        terminalreporter.section("skipped")
+        for reason, count in reasons.most_common():
+            terminalreporter.write_line(f"{count} skipped: {reason.removeprefix('Skipped: ')}")

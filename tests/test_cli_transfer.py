@@ -92,12 +92,13 @@ def test_import_reports_bad_rows_and_exits_non_zero(db: str, tmp_path: Path) -> 
 
 
 def test_cli_refuses_unknown_apps(db: str, tmp_path: Path) -> None:
+    _new_app(db)  # the store exists, with another application
     source = tmp_path / "rows.json"
     source.write_text('{"Id":"a","ChannelType":"SMS","Address":"+1"}\n')
     unknown = "0" * 32
     imported = run_cli("import", str(source), "--app", unknown, "--db", db)
     assert imported.returncode == 2
-    assert f"Application '{unknown}' not found" in imported.stderr, imported.stderr
+    assert f"Application '{unknown}' not found (store " in imported.stderr, imported.stderr
     exported = run_cli("export", "--app", unknown, "--out", str(tmp_path), "--db", db)
     assert exported.returncode == 2
     assert f"Application '{unknown}' not found" in exported.stderr, exported.stderr

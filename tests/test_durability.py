@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import TEST_KEY, RunningServer
+from conftest import TEST_KEY, RunningServer, sqlite_url
 from openpinpoint.store.base import WriteTx
 from openpinpoint.store.open import open_store
 from rawhttp import Prepared, connect, sign
@@ -118,3 +121,41 @@ def test_shutdown_signal_finishes_the_request_in_flight(empty_store_url: str, si
         assert endpoint["EndpointResponse"]["Address"] == "late@example.com"
     finally:
         restarted.stop()
+
+
+def _documented_backup_command() -> str:
+    """The SQLite backup line of docs/deployment.md, as an operator would paste it."""
+    lines = (Path(__file__).parent.parent / "docs" / "deployment.md").read_text().splitlines()
+    marker = next(i for i, line in enumerate(lines) if "backup-sqlite:" in line)
+    return next(line for line in lines[marker:] if line.startswith("/opt/openpinpoint/bin/python"))
+
+
+def test_the_documented_sqlite_backup_of_a_running_server_is_complete(tmp_path: Path) -> None:
+    live, backup = tmp_path / "live.db", tmp_path / "backup.db"
+    server = RunningServer(sqlite_url(live))
+    try:
+        client = server.client()
+        app_id = client.create_app(CreateApplicationRequest={"Name": "kept"})[
+            "ApplicationResponse"
+        ]["Id"]
+        for i in range(50):
+            client.update_endpoint(
+                ApplicationId=app_id, EndpointId=f"e{i}", EndpointRequest={"Address": f"a{i}"}
+            )
+        command = (
+            _documented_backup_command()
+            .replace("/opt/openpinpoint/bin/python", sys.executable)
+            .replace("/var/lib/openpinpoint/openpinpoint.db", str(live))
+            .replace("/var/backups/openpinpoint.db", str(backup))
+        )
+        subprocess.run(["sh", "-c", command], check=True, timeout=60)
+    finally:
+        server.stop()
+    restored = RunningServer(sqlite_url(backup))
+    try:
+        client = restored.client()
+        assert client.get_app(ApplicationId=app_id)["ApplicationResponse"]["Name"] == "kept"
+        endpoint = client.get_endpoint(ApplicationId=app_id, EndpointId="e49")
+        assert endpoint["EndpointResponse"]["Address"] == "a49"
+    finally:
+        restored.stop()
