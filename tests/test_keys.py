@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from conftest import STORES, TEST_KEY, RunningServer, new_store_url, pinpoint_client, run_cli
 from openpinpoint.keys import AccessKey, KeyFile
+from openpinpoint.server import ServerSettings, build_app
 from rawhttp import raw_request
 
 
@@ -207,3 +208,11 @@ def test_auth_none_lets_anyone_in_and_warns(empty_store_url: str) -> None:
         assert unsigned.status == 200
     finally:
         server.stop()
+
+
+def test_an_unknown_auth_setting_never_means_no_authentication(tmp_path: Path) -> None:
+    refused = run_cli("serve", "--db", f"sqlite:///{tmp_path / 'db'}", "--auth", "nonee")
+    assert refused.returncode == 2
+    assert "invalid choice" in refused.stderr or "is not sigv4 or none" in refused.stderr
+    with pytest.raises(ValueError, match="unknown auth setting 'nonee'"):
+        build_app(ServerSettings(db_url=f"sqlite:///{tmp_path / 'db'}", auth="nonee"), "url")

@@ -70,9 +70,13 @@ def configure_logging(level: str, access_log: bool) -> None:
 def build_app(settings: ServerSettings, url: str) -> PinpointApp:
     """The app; its store opens at startup in the process that serves."""
     opened: list[Store] = []
-    authenticator: Authenticator = NoAuthentication()
+    authenticator: Authenticator
     if settings.auth == "sigv4":
         authenticator = SigV4Authenticator(KeyFile(settings.keys_path))
+    elif settings.auth == "none":
+        authenticator = NoAuthentication()
+    else:  # anything else must never fall through to "no authentication"
+        raise ValueError(f"unknown auth setting {settings.auth!r}: sigv4 or none")
     throttle = None
     if settings.throttle_rate > 0:
         burst = settings.throttle_burst or max(1.0, settings.throttle_rate)
