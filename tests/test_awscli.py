@@ -128,4 +128,3 @@ def test_the_readme_recipe_for_the_aws_cli_works_as_pasted(tmp_path: Path) -> No
         assert [e["Id"] for e in json.loads(listed.stdout)["EndpointsResponse"]["Item"]] == ["e"]
     finally:
         server.stop()
-
