@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -111,3 +114,53 @@ def test_cli_refuses_files_of_unknown_format(db: str, tmp_path: Path) -> None:
     result = run_cli("import", str(source), "--app", app_id, "--db", db)
     assert result.returncode == 2
     assert "--format" in result.stderr
+
+
+def _count(db: str, app_id: str, until_started: subprocess.Popen[str] | None = None) -> int:
+    """The app's endpoints in the store; with `until_started`, once there are some (and
+    while that process still runs)."""
+
+    async def count() -> int:
+        store = open_store(db)
+        try:
+            while True:
+                found = await store.read(lambda tx: tx.count_endpoints(app_id))
+                if found or until_started is None:
+                    return found
+                assert until_started.poll() is None, until_started.communicate()
+        finally:
+            await store.close()
+
+    return asyncio.run(count())
+
+
+def test_an_interrupted_import_keeps_what_it_wrote_and_can_be_run_again(
+    db: str, tmp_path: Path
+) -> None:
+    """Ctrl-C mid-import: exit 130 saying so, the rows written stay, and the same command
+    run again imports everything."""
+    app_id = _new_app(db)
+    total = 2000
+    source = tmp_path / "many.ndjson"
+    source.write_text(
+        "".join(
+            json.dumps({"Id": f"r{n}", "ChannelType": "SMS", "Address": f"+1555{n:07d}"}) + "\n"
+            for n in range(total)
+        )
+    )
+    command = [sys.executable, "-m", "openpinpoint", "import", str(source), "--app", app_id]
+    importing = subprocess.Popen(
+        [*command, "--db", db], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    _count(db, app_id, until_started=importing)
+    importing.send_signal(signal.SIGINT)
+    _, stderr = importing.communicate(timeout=120)
+    assert importing.returncode == 130, stderr
+    assert "The rows it wrote stay written: run the same command again" in stderr
+    assert "Traceback" not in stderr
+    kept = _count(db, app_id)
+    assert 0 < kept < total
+
+    again = run_cli(*command[3:], "--db", db)
+    assert again.returncode == 0, again.stderr
+    assert _count(db, app_id) == total
