@@ -39,10 +39,18 @@ def test_version() -> None:
     assert (result.returncode, result.stdout.strip()) == (0, f"openpinpoint {__version__}")
 
 
-def test_serve_refuses_an_unsupported_database_url() -> None:
-    result = run_cli("serve", "--db", "mysql://localhost/db")
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("mysql://localhost/db", "unsupported database URL"),
+        ("sqlite:///:memory:", "unsupported SQLite URL"),
+    ],
+)
+def test_serve_refuses_an_unsupported_database_url(url: str, expected: str) -> None:
+    result = run_cli("serve", "--db", url)
     assert result.returncode == 2
-    assert "unsupported database URL" in result.stderr
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,10 @@ def new_sqlite_file(url: str) -> Path | None:
     """The SQLite file `url` names, when it does not exist yet."""
     if not url.startswith("sqlite:///"):
         return None
-    path = sqlite_path(url).resolve()
+    try:
+        path = sqlite_path(url).resolve()
+    except StoreURLError:  # not a SQLite file: opening the store says what is wrong
+        return None
     return None if path.exists() else path
 
 
