@@ -69,9 +69,9 @@ class Cluster:
     scope="module",
     params=[store_param(kind, topology) for kind in STORE_KINDS for topology in TOPOLOGIES],
 )
-def cluster(
+def cluster_servers(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Cluster]:
+) -> Iterator[list[RunningServer]]:
     kind, topology = request.param
     url = new_store_url(kind, request, tmp_path_factory.mktemp("contention"))
     if topology == "two-servers":
@@ -83,15 +83,23 @@ def cluster(
         assert len({match[1] for match in workers}) == 2
     else:
         servers = [RunningServer(url)]
-    clients = [
-        pinpoint_client(s.url, max_pool_connections=CLIENTS * 2, retries={"total_max_attempts": 1})
-        for s in servers
-    ]
-    yield Cluster(servers, clients)
+    yield servers
     for server in servers:
         server.stop()
         # No request failed unexpectedly, and no worker died, in any process.
         assert " ERROR " not in server.log, server.log
+
+
+@pytest.fixture
+def cluster(cluster_servers: list[RunningServer]) -> Cluster:
+    """The servers, with clients of this test's own. Clients that never retry would see a
+    server closing a keep-alive connection idle for 5 s (uvicorn's default) at the moment
+    they reuse it; a test's connections are never idle that long, a module's may be."""
+    clients = [
+        pinpoint_client(s.url, max_pool_connections=CLIENTS * 2, retries={"total_max_attempts": 1})
+        for s in cluster_servers
+    ]
+    return Cluster(cluster_servers, clients)
 
 
 def run_clients(work: Callable[[int], T], clients: int = CLIENTS) -> list[T]:
