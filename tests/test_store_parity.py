@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from typing import Any
 
+import psycopg
 import pytest
+
+from conftest import run_cli
+from openpinpoint.store import postgres, sqlite
+from openpinpoint.store.open import open_store, sqlite_path
 
 
 def test_user_endpoints_are_listed_in_byte_order_of_their_ids(client: Any, app_id: str) -> None:
@@ -63,3 +70,28 @@ def test_an_application_id_holding_nul_is_not_found(client: Any, bad_id: str) ->
         client.list_tags_for_resource(
             ResourceArn=f"arn:aws:mobiletargeting:us-east-1:000000000000:apps/{bad_id}"
         )
+
+
+def _mark_newer(url: str) -> None:
+    """Make the store look as if a newer OpenPinpoint had migrated it."""
+    asyncio.run(open_store(url).close())
+    if url.startswith("sqlite"):
+        with sqlite3.connect(sqlite_path(url)) as conn:
+            conn.execute(f"PRAGMA user_version = {sqlite.SCHEMA_VERSION + 1}")
+    else:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO schema_migrations (version) VALUES (%s)",
+                (postgres.SCHEMA_VERSION + 1,),
+            )
+
+
+def test_a_store_written_by_a_newer_openpinpoint_is_refused(empty_store_url: str) -> None:
+    """The server will not start on it (one line, no traceback) rather than damage it."""
+    _mark_newer(empty_store_url)
+    with pytest.raises(RuntimeError, match="newer than this OpenPinpoint"):
+        open_store(empty_store_url)
+    refused = run_cli("serve", "--port", "0", "--db", empty_store_url)
+    assert refused.returncode == 2
+    assert "newer than this OpenPinpoint understands" in refused.stderr
+    assert "Traceback" not in refused.stderr

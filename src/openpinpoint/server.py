@@ -72,9 +72,13 @@ def configure_logging(level: str, access_log: bool) -> None:
 def build_app(settings: ServerSettings, url: str) -> PinpointApp:
     """The app; its store opens at startup in the process that serves."""
     opened: list[Store] = []
-    authenticator: Authenticator = NoAuthentication()
+    authenticator: Authenticator
     if settings.auth == "sigv4":
         authenticator = SigV4Authenticator(KeyFile(settings.keys_path))
+    elif settings.auth == "none":
+        authenticator = NoAuthentication()
+    else:  # anything else must never fall through to "no authentication"
+        raise ValueError(f"unknown auth setting {settings.auth!r}: sigv4 or none")
     throttle = None
     if settings.throttle_rate > 0:
         burst = settings.throttle_burst or max(1.0, settings.throttle_rate)
@@ -168,11 +172,20 @@ More keys: openpinpoint keys create --name NAME [--apps ID,...] [--admin]
     )
 
 
+class ServeError(Exception):
+    """The server cannot start, for a reason its user can fix (said in one line)."""
+
+
 def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        hint = " (is another server running? choose another --port)" if port else ""
+        raise ServeError(f"cannot listen on {host}:{port}: {error.strerror}{hint}") from None
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
