@@ -73,6 +73,16 @@ class ReadTx(Protocol):
 
     def user_endpoints(self, app_id: str, user_id: str) -> list[EndpointResponse]: ...
 
+    # The hot reads, each with its app in one statement (one round trip to a database
+    # server); `require_app` followed by the read, with the same answers.
+    def get_app_and_endpoint(
+        self, app_id: str, key: str
+    ) -> tuple[App | None, EndpointResponse | None]: ...
+
+    def get_app_and_user_endpoints(
+        self, app_id: str, user_id: str
+    ) -> tuple[App | None, list[EndpointResponse]]: ...
+
     def list_endpoints(self, app_id: str, after_key: str, limit: int) -> list[EndpointResponse]:
         """Up to `limit` of the app's endpoints whose case-folded id sorts (byte-wise) after
         `after_key`, in that order; `after_key=""` starts at the first."""

@@ -92,6 +92,15 @@ ACTIVE_WITH_ADDRESS_SQL = (
     "SELECT doc FROM endpoints INDEXED BY endpoints_by_address"
     " WHERE app_id = ? AND address = ? AND status = 'ACTIVE'"
 )
+APP_AND_ENDPOINT_SQL = (
+    "SELECT apps.doc, (SELECT doc FROM endpoints WHERE app_id = apps.id AND id_key = ?)"
+    " FROM apps WHERE id = ?"
+)
+APP_AND_USER_ENDPOINTS_SQL = (
+    "SELECT apps.doc, endpoints.doc FROM apps LEFT JOIN endpoints INDEXED BY endpoints_by_user"
+    " ON endpoints.app_id = apps.id AND endpoints.user_id = ? WHERE apps.id = ?"
+    " ORDER BY endpoints.id_key"
+)
 DELETE_ENDPOINT_SQL = "DELETE FROM endpoints WHERE app_id = ? AND id_key = ?"
 
 _decode_endpoint = msgspec.json.Decoder(EndpointResponse).decode
@@ -159,6 +168,22 @@ class SQLiteTx(WriteTx):
     # address lookups at the few rows they match, whatever the table's size.
     def user_endpoints(self, app_id: str, user_id: str) -> list[EndpointResponse]:
         return self._docs(USER_ENDPOINTS_SQL, (app_id, user_id))
+
+    def get_app_and_endpoint(
+        self, app_id: str, key: str
+    ) -> tuple[App | None, EndpointResponse | None]:
+        row = self._conn.execute(APP_AND_ENDPOINT_SQL, (key, app_id)).fetchone()
+        if row is None:
+            return None, None
+        return _decode_app(row[0]), _decode_endpoint(row[1]) if row[1] is not None else None
+
+    def get_app_and_user_endpoints(
+        self, app_id: str, user_id: str
+    ) -> tuple[App | None, list[EndpointResponse]]:
+        rows = self._conn.execute(APP_AND_USER_ENDPOINTS_SQL, (user_id, app_id)).fetchall()
+        if not rows:
+            return None, []
+        return _decode_app(rows[0][0]), [_decode_endpoint(doc) for _, doc in rows if doc]
 
     def list_endpoints(self, app_id: str, after_key: str, limit: int) -> list[EndpointResponse]:
         return self._docs(
