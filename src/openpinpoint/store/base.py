@@ -128,6 +128,10 @@ class WriteTx(ReadTx, Protocol):
         """Insert or replace the endpoint stored under its case-folded id."""
         ...
 
+    def put_endpoints(self, app_id: str, endpoints: Iterable[EndpointResponse]) -> None:
+        """`put_endpoint` of each, in order, in as few statements as the backend allows."""
+        ...
+
     def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None: ...
 
     def known_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> set[str]:

@@ -16,7 +16,8 @@ from openpinpoint.core.shapes import EndpointResponse
 from openpinpoint.core.values import endpoint_key
 from openpinpoint.store.base import ATTRIBUTE_KINDS, App, ReadTx, Store, WriteTx
 
-PAGE = 500
+# Large pages: a page is one multi-row write, so the per-transaction costs are paid rarely.
+PAGE = 5000
 
 
 class StoreCopyError(RuntimeError):
@@ -109,8 +110,7 @@ async def _copy_app(
     while page := await source.read(partial(_endpoints_page, app.id, after)):
 
         def put(tx: WriteTx, page: list[EndpointResponse] = page) -> None:
-            for endpoint in page:
-                tx.put_endpoint(app.id, endpoint)
+            tx.put_endpoints(app.id, page)
 
         await target.write(put)
         on_copied(len(page))

@@ -393,10 +393,15 @@ class PostgresTx(WriteTx):
         if self._locks is None:
             self._execute(*write)
             return
+        unseen = [key for key in changes if (app_id, key) not in self._seen]
+        if unseen:
+            # Under their locks since the line above: what they hold now stays until COMMIT.
+            query = f"{_ENDPOINTS} AND id_key = ANY(%s)"
+            self._endpoints(self._execute(query, (app_id, unseen)))
+            for key in unseen:
+                self._seen.setdefault((app_id, key), (None, None))
         others: list[int] = []
         for key, after in changes.items():
-            if (app_id, key) not in self._seen:
-                self.get_endpoint(app_id, key)
             before = self._seen[app_id, key]
             for kind, old, new in zip(("user", "address"), before, after, strict=True):
                 others += [lock_key(kind, app_id, v) for v in (old, new) if v is not None]
@@ -404,26 +409,33 @@ class PostgresTx(WriteTx):
         self._locks.take(others, then=write)
 
     def put_endpoint(self, app_id: str, endpoint: EndpointResponse) -> None:
-        assert isinstance(endpoint.id, str)
-        assert isinstance(endpoint.endpoint_status, str)
-        key = endpoint_key(endpoint.id)
-        user_id = user_id_of(endpoint)
-        address = endpoint.address if isinstance(endpoint.address, str) else None
+        self.put_endpoints(app_id, [endpoint])
+
+    def put_endpoints(self, app_id: str, endpoints: Iterable[EndpointResponse]) -> None:
+        # One statement for all: the last of several endpoints with one key wins, as it
+        # would one after the other.
+        rows: dict[str, EndpointResponse] = {}
+        for endpoint in endpoints:
+            assert isinstance(endpoint.id, str)
+            rows[endpoint_key(endpoint.id)] = endpoint
+        users = [user_id_of(endpoint) for endpoint in rows.values()]
+        addresses = [e.address if isinstance(e.address, str) else None for e in rows.values()]
         self._write_endpoints(
             app_id,
-            {key: (user_id, address)},
+            dict(zip(rows, zip(users, addresses, strict=True), strict=True)),
             (
                 "INSERT INTO endpoints (app_id, id_key, user_id, address, status, doc)"
-                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (app_id, id_key) DO UPDATE SET"
+                " SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[],"
+                " %s::text[]) ON CONFLICT (app_id, id_key) DO UPDATE SET"
                 " user_id = excluded.user_id, address = excluded.address,"
                 " status = excluded.status, doc = excluded.doc",
                 (
                     app_id,
-                    key,
-                    user_id,
-                    address and to_column(address),
-                    endpoint.endpoint_status,
-                    encode(endpoint).decode(),
+                    list(rows),
+                    users,
+                    [address and to_column(address) for address in addresses],
+                    [endpoint.endpoint_status for endpoint in rows.values()],
+                    [encode(endpoint).decode() for endpoint in rows.values()],
                 ),
             ),
         )

@@ -101,6 +101,12 @@ APP_AND_USER_ENDPOINTS_SQL = (
     " ON endpoints.app_id = apps.id AND endpoints.user_id = ? WHERE apps.id = ?"
     " ORDER BY endpoints.id_key"
 )
+PUT_ENDPOINT_SQL = (
+    "INSERT INTO endpoints (app_id, id_key, user_id, address, status, doc)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (app_id, id_key) DO UPDATE SET"
+    " user_id = excluded.user_id, address = excluded.address,"
+    " status = excluded.status, doc = excluded.doc"
+)
 DELETE_ENDPOINT_SQL = "DELETE FROM endpoints WHERE app_id = ? AND id_key = ?"
 
 _decode_endpoint = msgspec.json.Decoder(EndpointResponse).decode
@@ -135,6 +141,21 @@ def migrate(conn: sqlite3.Connection) -> int:
         conn.execute("ROLLBACK")
         raise
     return SCHEMA_VERSION
+
+
+def _row(app_id: str, endpoint: EndpointResponse) -> tuple[str | None, ...]:
+    """The endpoint as the parameters of PUT_ENDPOINT_SQL."""
+    assert isinstance(endpoint.id, str)
+    assert isinstance(endpoint.endpoint_status, str)
+    address = endpoint.address if isinstance(endpoint.address, str) else None
+    return (
+        app_id,
+        endpoint_key(endpoint.id),
+        user_id_of(endpoint),
+        address,
+        endpoint.endpoint_status,
+        encode(endpoint).decode(),
+    )
 
 
 class SQLiteTx(WriteTx):
@@ -237,23 +258,10 @@ class SQLiteTx(WriteTx):
         return self._docs(ACTIVE_WITH_ADDRESS_SQL, (app_id, address))
 
     def put_endpoint(self, app_id: str, endpoint: EndpointResponse) -> None:
-        assert isinstance(endpoint.id, str)
-        assert isinstance(endpoint.endpoint_status, str)
-        address = endpoint.address if isinstance(endpoint.address, str) else None
-        self._conn.execute(
-            "INSERT INTO endpoints (app_id, id_key, user_id, address, status, doc)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (app_id, id_key) DO UPDATE SET"
-            " user_id = excluded.user_id, address = excluded.address,"
-            " status = excluded.status, doc = excluded.doc",
-            (
-                app_id,
-                endpoint_key(endpoint.id),
-                user_id_of(endpoint),
-                address,
-                endpoint.endpoint_status,
-                encode(endpoint).decode(),
-            ),
-        )
+        self.put_endpoints(app_id, [endpoint])
+
+    def put_endpoints(self, app_id: str, endpoints: Iterable[EndpointResponse]) -> None:
+        self._conn.executemany(PUT_ENDPOINT_SQL, [_row(app_id, e) for e in endpoints])
 
     def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None:
         self._conn.executemany(DELETE_ENDPOINT_SQL, [(app_id, key) for key in keys])
