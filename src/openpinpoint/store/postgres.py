@@ -425,8 +425,9 @@ class PostgresTx(WriteTx):
             dict(zip(rows, zip(users, addresses, strict=True), strict=True)),
             (
                 "INSERT INTO endpoints (app_id, id_key, user_id, address, status, doc)"
-                " SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[],"
-                " %s::text[]) ON CONFLICT (app_id, id_key) DO UPDATE SET"
+                # %b: binary arrays, which psycopg writes without escaping each string.
+                " SELECT %s, * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[],"
+                " %b::text[]) ON CONFLICT (app_id, id_key) DO UPDATE SET"
                 " user_id = excluded.user_id, address = excluded.address,"
                 " status = excluded.status, doc = excluded.doc",
                 (
