@@ -78,11 +78,14 @@ def test_an_application_id_holding_nul_is_not_found(client: Any, bad_id: str) ->
 def test_g1_an_unknown_app_is_reported_before_an_invalid_id(client: Any, app_id: str) -> None:
     """GetEndpoint and GetUserEndpoints read the app with the endpoints in one statement;
     the errors keep their order: an unknown app first, then the id, then a missing one."""
-    reads = [
-        lambda app: client.get_endpoint(ApplicationId=app, EndpointId="bad$id"),
-        lambda app: client.get_user_endpoints(ApplicationId=app, UserId="bad$id"),
-    ]
-    for read in reads:
+
+    def get_endpoint(app: str) -> Any:
+        return client.get_endpoint(ApplicationId=app, EndpointId="bad$id")
+
+    def get_user_endpoints(app: str) -> Any:
+        return client.get_user_endpoints(ApplicationId=app, UserId="bad$id")
+
+    for read in (get_endpoint, get_user_endpoints):
         with pytest.raises(client.exceptions.NotFoundException, match="Application"):
             read("f" * 32)
         with pytest.raises(client.exceptions.BadRequestException, match="invalid"):
