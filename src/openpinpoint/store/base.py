@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar
 
+import msgspec
 from msgspec import Struct
 
 from openpinpoint.core.shapes import EndpointResponse
@@ -58,6 +59,20 @@ class JobRecord(Struct, kw_only=True):
             lease_until=lease_until,
             doc=doc,
         )
+
+
+_decode_endpoint = msgspec.json.Decoder(EndpointResponse).decode
+_decode_app = msgspec.json.Decoder(App).decode
+
+
+def app_and_endpoints(
+    rows: Sequence[Sequence[Any]],
+) -> tuple[App | None, list[EndpointResponse]]:
+    """The SQL stores' combined reads: rows of (app document, endpoint document or NULL),
+    none when the app does not exist."""
+    if not rows:
+        return None, []
+    return _decode_app(rows[0][0]), [_decode_endpoint(doc) for _, doc in rows if doc is not None]
 
 
 class ReadTx(Protocol):

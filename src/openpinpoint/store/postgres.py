@@ -35,7 +35,7 @@ from openpinpoint.core.endpoints import user_id_of
 from openpinpoint.core.errors import TooManyRequests
 from openpinpoint.core.shapes import EndpointResponse, encode
 from openpinpoint.core.values import endpoint_key
-from openpinpoint.store.base import App, JobRecord, ReadTx, WriteTx
+from openpinpoint.store.base import App, JobRecord, ReadTx, WriteTx, app_and_endpoints
 
 T = TypeVar("T")
 Connection = psycopg.Connection[TupleRow]
@@ -325,10 +325,8 @@ class PostgresTx(WriteTx):
             app = self.get_app(app_id)
             return app, self.get_endpoint(app_id, key) if app else None
         query = _APP_AND_ENDPOINTS.format(on="e.id_key = %s", order="")
-        row = self._execute(query, (key, app_id)).fetchone()
-        if row is None:
-            return None, None
-        return _decode_app(row[0]), _decode_endpoint(row[1]) if row[1] is not None else None
+        app, found = app_and_endpoints(self._execute(query, (key, app_id)).fetchall())
+        return app, found[0] if found else None
 
     def get_app_and_user_endpoints(
         self, app_id: str, user_id: str
@@ -337,10 +335,7 @@ class PostgresTx(WriteTx):
             app = self.get_app(app_id)
             return app, self.user_endpoints(app_id, user_id) if app else []
         query = _APP_AND_ENDPOINTS.format(on="e.user_id = %s", order="ORDER BY e.id_key")
-        rows = self._execute(query, (user_id, app_id)).fetchall()
-        if not rows:
-            return None, []
-        return _decode_app(rows[0][0]), [_decode_endpoint(doc) for _, doc in rows if doc]
+        return app_and_endpoints(self._execute(query, (user_id, app_id)).fetchall())
 
     def list_endpoints(self, app_id: str, after_key: str, limit: int) -> list[EndpointResponse]:
         rows = self._execute(

@@ -28,7 +28,7 @@ import msgspec
 from openpinpoint.core.endpoints import user_id_of
 from openpinpoint.core.shapes import EndpointResponse, encode
 from openpinpoint.core.values import endpoint_key
-from openpinpoint.store.base import App, JobRecord, ReadTx, WriteTx
+from openpinpoint.store.base import App, JobRecord, ReadTx, WriteTx, app_and_endpoints
 
 T = TypeVar("T")
 log = logging.getLogger("openpinpoint.store")
@@ -193,18 +193,17 @@ class SQLiteTx(WriteTx):
     def get_app_and_endpoint(
         self, app_id: str, key: str
     ) -> tuple[App | None, EndpointResponse | None]:
-        row = self._conn.execute(APP_AND_ENDPOINT_SQL, (key, app_id)).fetchone()
-        if row is None:
-            return None, None
-        return _decode_app(row[0]), _decode_endpoint(row[1]) if row[1] is not None else None
+        app, found = app_and_endpoints(
+            self._conn.execute(APP_AND_ENDPOINT_SQL, (key, app_id)).fetchall()
+        )
+        return app, found[0] if found else None
 
     def get_app_and_user_endpoints(
         self, app_id: str, user_id: str
     ) -> tuple[App | None, list[EndpointResponse]]:
-        rows = self._conn.execute(APP_AND_USER_ENDPOINTS_SQL, (user_id, app_id)).fetchall()
-        if not rows:
-            return None, []
-        return _decode_app(rows[0][0]), [_decode_endpoint(doc) for _, doc in rows if doc]
+        return app_and_endpoints(
+            self._conn.execute(APP_AND_USER_ENDPOINTS_SQL, (user_id, app_id)).fetchall()
+        )
 
     def list_endpoints(self, app_id: str, after_key: str, limit: int) -> list[EndpointResponse]:
         return self._docs(
