@@ -600,7 +600,6 @@ def main(argv: list[str] | None = None) -> int:
             moved = transfers.measure(
                 db_url,
                 data.app_id,
-                data.endpoints,
                 work,
                 migrate_to=[args.migrate_db] if args.migrate_db else [],
                 # Imports into PostgreSQL run at a few hundred rows/s (docs/performance.md),

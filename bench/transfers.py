@@ -10,6 +10,7 @@ and imported into a new app of a new SQLite file and of each other store named.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
@@ -18,6 +19,8 @@ from pathlib import Path
 import msgspec
 
 import dataset
+from openpinpoint.store.copy import all_apps, count_endpoints
+from openpinpoint.store.open import open_store
 
 
 class Transfer(msgspec.Struct, kw_only=True):
@@ -41,16 +44,27 @@ def _run(*args: str) -> float:
     return time.perf_counter() - started
 
 
+async def _count(db_url: str, app_id: str | None) -> int:
+    """Endpoints in the app, or in the whole store: the pools of users that DeleteUserEndpoints
+    left undeleted are copied and exported too."""
+    store = open_store(db_url)
+    try:
+        apps = [app for app in await all_apps(store) if app_id in (None, app.id)]
+        return await count_endpoints(store, apps)
+    finally:
+        await store.close()
+
+
 def measure(
     source: str,
     app_id: str,
-    endpoints: int,
     work: Path,
     *,
     migrate_to: list[str],
     import_to: list[str],
 ) -> list[Transfer]:
     found: list[Transfer] = []
+    endpoints = asyncio.run(_count(source, None))
     for target in [f"sqlite:///{work / 'migrated.db'}", *migrate_to]:
         seconds = _run("migrate-store", "--from", source, "--to", target)
         found.append(
@@ -58,6 +72,7 @@ def measure(
         )
     export = work / "export"
     _run("export", "--app", app_id, "--db", source, "--out", str(export))
+    endpoints = asyncio.run(_count(source, app_id))
     for target in [f"sqlite:///{work / 'imported.db'}", *import_to]:
         new_app = dataset.new_app(target)
         seconds = _run("import", "--app", new_app, "--db", target, str(export))
