@@ -174,8 +174,9 @@ class PinpointProvider(TemplateOperations, SegmentOperations):
     async def get_endpoint(
         self, ctx: RequestContext, application_id: str, endpoint_id: str
     ) -> EndpointResponse:
-        found = await self._read_in_app(
-            ctx, application_id, lambda tx: endpoints.get_endpoint(tx, application_id, endpoint_id)
+        ctx.access.require_app(application_id)
+        found = await self.store.read(
+            lambda tx: endpoints.get_endpoint_in_app(tx, application_id, endpoint_id)
         )
         return _with_app_id(application_id, found)
 
@@ -194,10 +195,9 @@ class PinpointProvider(TemplateOperations, SegmentOperations):
     async def get_user_endpoints(
         self, ctx: RequestContext, application_id: str, user_id: str
     ) -> EndpointsResponse:
-        found = await self._read_in_app(
-            ctx,
-            application_id,
-            lambda tx: endpoints.get_user_endpoints(tx, application_id, user_id),
+        ctx.access.require_app(application_id)
+        found = await self.store.read(
+            lambda tx: endpoints.get_user_endpoints_in_app(tx, application_id, user_id)
         )
         return EndpointsResponse(item=[_with_app_id(application_id, e) for e in found])
 
