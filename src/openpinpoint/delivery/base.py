@@ -38,6 +38,10 @@ class Email:
     headers: tuple[tuple[str, str], ...] = ()
     raw: bytes | None = None
     """`RawEmail.Data`: the whole MIME message as the client sent it, used as is."""
+    reply_to: tuple[str, ...] = ()
+    identity: str | None = None
+    """The email channel's `Identity` (SES: an identity ARN, whose region SES is called in)."""
+    configuration_set: str | None = None
 
 
 @dataclass(frozen=True)
