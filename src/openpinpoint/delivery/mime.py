@@ -36,9 +36,12 @@ def compose(message: Email) -> bytes:
 
 def _raw_with_our_id(message: Email) -> bytes:
     """`RawEmail` is sent as the client wrote it, except that its `Message-ID` becomes the
-    one OpenPinpoint reports (the result's MessageId must find the message)."""
+    one OpenPinpoint reports (the result's MessageId must find the message) and a missing
+    `Date` is added, as a submission server would."""
     assert message.raw is not None
     mail = BytesParser(policy=email.policy.SMTP).parsebytes(message.raw)
     del mail["Message-ID"]
     mail["Message-ID"] = f"<{message.message_id}>"
+    if mail["Date"] is None:
+        mail["Date"] = formatdate(usegmt=True)
     return mail.as_bytes()
