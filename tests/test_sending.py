@@ -536,4 +536,3 @@ def _email(outbox: Path, message_id: str) -> Any:
         if mail["Message-ID"] == f"<{message_id}>":
             return mail
     raise AssertionError(f"no email {message_id} in the outbox")
-
