@@ -1,6 +1,6 @@
 """A webhook receiver that records each request and answers as its path says:
 `/answer/CODE` answers CODE (with a provider MessageId on 2xx unless `/answer/200/no-id`),
-`/hang` never answers until the test ends."""
+`/hang` answers 200 only once the test releases it."""
 
 from __future__ import annotations
 
@@ -31,7 +31,6 @@ class WebhookSink:
                 sink.received.append(Hook(self.path, dict(self.headers.items()), body))
                 if self.path == "/hang":
                     sink.release.wait(60)
-                    return
                 parts = self.path.strip("/").split("/")
                 code = int(parts[1]) if len(parts) > 1 and parts[0] == "answer" else 200
                 answer = b"{}"
@@ -46,6 +45,7 @@ class WebhookSink:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
+        ThreadingHTTPServer.request_queue_size = 256
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
