@@ -105,11 +105,16 @@ class Recorder:
                     mail_from=str(envelope.mail_from),
                     rcpt_tos=list(envelope.rcpt_tos),
                     content=bytes(envelope.original_content or b""),
-                    tls=server.transport.get_extra_info("ssl_object") is not None,
+                    tls=_over_tls(server),
                     login=login,
                 )
             )
         return "250 Message accepted"
+
+
+def _over_tls(server: SMTP) -> bool:
+    transport = server.transport
+    return transport is not None and transport.get_extra_info("ssl_object") is not None
 
 
 def _authenticate(

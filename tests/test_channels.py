@@ -53,17 +53,11 @@ def _call(client: Any, verb: str, suffix: str, app_id: str, **kwargs: Any) -> An
     return getattr(client, f"{verb}_{suffix}_channel")(ApplicationId=app_id, **kwargs)
 
 
-@pytest.mark.parametrize(
-    ("suffix", "shape", "request_", "secrets"), CHANNELS, ids=[c[0] for c in CHANNELS]
-)
+@pytest.mark.parametrize("channel", CHANNELS, ids=[c[0] for c in CHANNELS])
 def test_c1_every_channel_is_stored_and_returned(
-    client: Any,
-    app_id: str,
-    suffix: str,
-    shape: str,
-    request_: dict[str, Any],
-    secrets: tuple[str, ...],
+    client: Any, app_id: str, channel: tuple[str, str, dict[str, Any], tuple[str, ...]]
 ) -> None:
+    suffix, shape, request_, secrets = channel
     with pytest.raises(client.exceptions.NotFoundException):
         _call(client, "get", suffix, app_id)
     created = _call(client, "update", suffix, app_id, **{f"{shape}Request": request_})
@@ -209,20 +203,19 @@ def test_c4_app_scoped_keys_manage_only_their_apps_channels(tmp_path: Path, stor
             for n in ("mine", "theirs")
         )
         scoped_key = keys.create(
-            AccessKey(id="AKIDSCOPED", secret="scoped", name="scoped", apps=(mine,))
+            AccessKey(id="AKIDSCOPED", secret="scoped", name="scoped", apps=[mine])
         )
         scoped = admin_server.client(key=scoped_key)
         stored = scoped.update_email_channel(ApplicationId=mine, EmailChannelRequest=EMAIL_CHANNEL)
         assert stored["EmailChannelResponse"]["LastModifiedBy"] == "AKIDSCOPED"
-        for call in (
-            lambda: scoped.update_email_channel(
-                ApplicationId=theirs, EmailChannelRequest=EMAIL_CHANNEL
-            ),
-            lambda: scoped.get_channels(ApplicationId=theirs),
-            lambda: scoped.delete_sms_channel(ApplicationId=theirs),
-        ):
+        calls: list[tuple[str, dict[str, Any]]] = [
+            ("update_email_channel", {"EmailChannelRequest": EMAIL_CHANNEL}),
+            ("get_channels", {}),
+            ("delete_sms_channel", {}),
+        ]
+        for name, arguments in calls:
             with pytest.raises(ClientError) as refused:
-                call()
+                getattr(scoped, name)(ApplicationId=theirs, **arguments)
             assert refused.value.response["Error"]["Code"] == "ForbiddenException"
     finally:
         admin_server.stop()

@@ -110,7 +110,11 @@ def test_m9_aws_sms_sends_text_messages(tmp_path: Path, sms_fake: SmsFake) -> No
             ApplicationId=app,
             MessageRequest={
                 "MessageConfiguration": {
-                    "SMSMessage": {"Body": "Code 7", "Keyword": "JOIN", "MessageType": "PROMOTIONAL"}
+                    "SMSMessage": {
+                        "Body": "Code 7",
+                        "Keyword": "JOIN",
+                        "MessageType": "PROMOTIONAL",
+                    }
                 },
                 "Context": {"order": "42"},
                 "Addresses": {n: {"ChannelType": "SMS"} for n in numbers},

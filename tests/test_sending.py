@@ -74,7 +74,7 @@ def test_m1_send_messages_takes_1_to_100_recipients(pinpoint: Any, app: str, out
     )
     _bad_request(pinpoint, lambda: send(pinpoint, app, MessageConfiguration=message), "1-100")
     fifty = dict(list(too_many.items())[:50])
-    endpoints = {f"e{i}": {} for i in range(51)}
+    endpoints: dict[str, Any] = {f"e{i}": {} for i in range(51)}
     _bad_request(
         pinpoint,
         lambda: send(
@@ -367,7 +367,10 @@ def test_m4_email_default_message_with_the_simple_email_subject(
 def test_m4_raw_email_is_sent_as_is_with_our_message_id(
     pinpoint: Any, app: str, outbox: Path
 ) -> None:
-    raw = b"From: raw@example.com\r\nTo: to@example.com\r\nSubject: Raw\r\nMessage-ID: <theirs@x>\r\n\r\nRaw body\r\n"
+    raw = (
+        b"From: raw@example.com\r\nTo: to@example.com\r\nSubject: Raw\r\n"
+        b"Message-ID: <theirs@x>\r\n\r\nRaw body\r\n"
+    )
     message = {"EmailMessage": {"RawEmail": {"Data": raw}}}
     result = send(
         pinpoint,
@@ -506,7 +509,8 @@ def test_m8_delivery_log_masks_addresses_and_holds_no_text(
     request_id = result["RequestId"]
     line = sender.wait_for_log(f"request={request_id}")
     assert "address=+1206*****76" in line
-    assert "status=SUCCESSFUL" in line and f"app={app}" in line and "channel=SMS" in line
+    for part in ("status=SUCCESSFUL", f"app={app}", "channel=SMS"):
+        assert part in line
     assert "+12065559876" not in sender.log
     assert "SECRET-BODY-TEXT" not in sender.log
 
@@ -528,7 +532,8 @@ def test_m10_outbox_maildir_opens_in_a_mail_client(outbox: Path, pinpoint: Any, 
 
 def test_m10_start_up_warns_that_the_outbox_does_not_deliver(sender: RunningServer) -> None:
     line = sender.wait_for_log("NOT DELIVERED")
-    assert "WARNING" in line and "outbox" in line
+    assert "WARNING" in line
+    assert "outbox" in line
 
 
 def _email(outbox: Path, message_id: str) -> Any:

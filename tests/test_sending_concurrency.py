@@ -27,8 +27,18 @@ def _users(client: Any, app: str, count: int) -> None:
     for i in range(count):
         user = {"UserId": f"user{i:03d}"}
         items += [
-            {"Id": f"{i:03d}-mail", "Address": f"u{i}@example.com", "ChannelType": "EMAIL", "User": user},
-            {"Id": f"{i:03d}-sms", "Address": f"+1206555{i:04d}", "ChannelType": "SMS", "User": user},
+            {
+                "Id": f"{i:03d}-mail",
+                "Address": f"u{i}@example.com",
+                "ChannelType": "EMAIL",
+                "User": user,
+            },
+            {
+                "Id": f"{i:03d}-sms",
+                "Address": f"+1206555{i:04d}",
+                "ChannelType": "SMS",
+                "User": user,
+            },
             {"Id": f"{i:03d}-push", "Address": f"token-{i}", "ChannelType": "GCM", "User": user},
         ]
     for start in range(0, len(items), 100):
@@ -74,14 +84,17 @@ def test_m6_one_request_to_100_users_with_3_endpoints_each(
 def test_m6_a_back_end_that_hangs_holds_up_no_other_request(
     tmp_path: Path, sink: WebhookSink
 ) -> None:
-    with sending_server(
-        sqlite_url(tmp_path / "db.sqlite"),
-        tmp_path / "outbox",
-        "--sms-backend",
-        sink.url + "/hang",
-        "--delivery-timeout",
-        "120",
-    ) as server, ThreadPoolExecutor(1) as pool:
+    with (
+        sending_server(
+            sqlite_url(tmp_path / "db.sqlite"),
+            tmp_path / "outbox",
+            "--sms-backend",
+            sink.url + "/hang",
+            "--delivery-timeout",
+            "120",
+        ) as server,
+        ThreadPoolExecutor(1) as pool,
+    ):
         client = server.client()
         app = new_app(client)
         hanging = pool.submit(
