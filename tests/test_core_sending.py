@@ -1,0 +1,133 @@
+"""The send core without HTTP: masking (M8), push precedence (M4), payload layout (P1, P2)
+and the order of skip checks (M3)."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from openpinpoint.core import messaging_shapes as ms
+from openpinpoint.core.channels import Channel
+from openpinpoint.core.push import PushNotification
+from openpinpoint.core.sending import (
+    Plan,
+    Recipient,
+    Request,
+    decide,
+    mask,
+    push_content,
+    resolve_push,
+)
+from openpinpoint.core.shapes import EndpointResponse
+from openpinpoint.delivery.base import Delivery, Outcome
+
+
+@pytest.mark.parametrize(
+    ("address", "shown"),
+    [
+        ("alice@example.com", "a***@example.com"),
+        ("+12065550100", "+1206*****00"),
+        ("fcm-device-token-abcdef", "fcm-***"),
+        (None, "-"),
+    ],
+)
+def test_m8_addresses_are_masked(address: str | None, shown: str) -> None:
+    assert mask(address) == shown
+
+
+def _message(**members: object) -> ms.DirectMessageConfiguration:
+    return msgspec.convert(members, ms.DirectMessageConfiguration)
+
+
+def test_m4_push_members_come_from_the_first_layer_that_sets_them() -> None:
+    message = _message(
+        APNSMessage={"Title": "apns", "Sound": "ding"},
+        GCMMessage={"Title": "gcm"},
+        DefaultPushNotificationMessage={"Title": "default", "Body": "default body", "Url": "u"},
+        DefaultMessage={"Body": "plain"},
+    )
+    found = resolve_push(message, "APNS_SANDBOX", ms.EndpointSendConfiguration())
+    assert isinstance(found, PushNotification)
+    assert (found.title, found.body, found.sound, found.url) == (
+        "apns",
+        "default body",
+        "ding",
+        "u",
+    )
+    only_default = resolve_push(
+        _message(DefaultMessage={"Body": "plain"}), "GCM", ms.EndpointSendConfiguration()
+    )
+    assert isinstance(only_default, PushNotification)
+    assert only_default.body == "plain"
+    overridden = resolve_push(
+        message, "GCM", ms.EndpointSendConfiguration(title_override="T", body_override="B")
+    )
+    assert isinstance(overridden, PushNotification)
+    assert (overridden.title, overridden.body) == ("T", "B")
+
+
+def test_m4_nothing_to_push_is_said() -> None:
+    assert isinstance(resolve_push(_message(), "GCM", ms.EndpointSendConfiguration()), str)
+
+
+def test_p2_apns_voip_headers_and_body() -> None:
+    notification = PushNotification(title="t", body="b", action="DEEP_LINK", url="app://x", badge=3)
+    payload, headers = push_content(
+        notification, "APNS_VOIP", "token", {"BundleId": "com.example"}, {"k": "v"}
+    )
+    assert headers == {
+        "apns-push-type": "voip",
+        "apns-priority": "10",
+        "apns-topic": "com.example.voip",
+    }
+    assert payload == {
+        "aps": {"alert": {"title": "t", "body": "b"}, "badge": 3},
+        "data": {
+            "pinpoint": {"campaign": {"campaign_id": "_DIRECT"}, "deeplink": "app://x", "k": "v"}
+        },
+    }
+
+
+def test_m3_the_first_applicable_check_decides() -> None:
+    inactive_opted_out = EndpointResponse(
+        id="e",
+        address="+12065550100",
+        channel_type="SMS",
+        endpoint_status="INACTIVE",
+        opt_out="ALL",
+    )
+    config = ms.EndpointSendConfiguration()
+    plan = Plan(
+        channels={"SMS": Channel(platform="SMS", enabled=True, settings={})},
+        recipients=[
+            Recipient(config=config, channel_type=None, address=None, endpoint_id="x", found=False),
+            Recipient(config=config, channel_type="VOICE", address="+1", endpoint_id="v"),
+            Recipient(config=config, channel_type="EMAIL", address="a@b.c"),
+            Recipient(
+                config=config,
+                channel_type="SMS",
+                address="+12065550100",
+                endpoint_id="e",
+                endpoint=inactive_opted_out,
+            ),
+            Recipient(config=config, channel_type="SMS", address="+12065550101"),
+            Recipient(config=config, channel_type="SMS", address="+12065550101"),
+        ],
+    )
+    request = Request(request_id="r", app_id="a", message=_message(SMSMessage={"Body": "x"}))
+    decided = decide(request, plan)
+    outcomes = [d for d in decided if isinstance(d, Outcome)]
+    assert [(o.status, o.status_code) for o in outcomes] == [
+        ("PERMANENT_FAILURE", 404),
+        ("PERMANENT_FAILURE", 400),
+        ("PERMANENT_FAILURE", 400),
+        ("PERMANENT_FAILURE", 400),
+        ("DUPLICATE", 400),
+    ]
+    assert [o.status_message for o in outcomes[:4]] == [
+        "Endpoint not found",
+        "The VOICE channel type is not supported",
+        "The EMAIL channel is not enabled",
+        "Endpoint is inactive",
+    ]
+    assert isinstance(decided[4], Delivery)
