@@ -1,5 +1,6 @@
 """SMS through a provider webhook (`--sms-backend http(s)://…`, M11): one JSON POST per
-message over kept-alive connections, signed with HMAC-SHA256 when a secret is set."""
+message over kept-alive connections (aiohttp; see docs/sending.md for why not httpx),
+signed with HMAC-SHA256 when a secret is set."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import hmac
 import json
 import uuid
 
-import httpx
+import aiohttp
 
 from openpinpoint.delivery.base import Delivery, Outcome, Sms, answered, sent, unreachable
 from openpinpoint.delivery.outbox import sms_record
 
 SIGNATURE_HEADER = "X-OpenPinpoint-Signature"
+MAX_CONNECTIONS = 64
 
 
 class WebhookBackend:
@@ -23,9 +25,16 @@ class WebhookBackend:
         self.url = url
         self.description = f"webhook {url}" + (" (signed)" if secret else "")
         self._secret = secret.encode() if secret else None
-        self._client = httpx.AsyncClient(
-            timeout=timeout, limits=httpx.Limits(max_connections=64, max_keepalive_connections=64)
-        )
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        # Made on first use, inside the event loop that will use it.
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS), timeout=self._timeout
+            )
+        return self._session
 
     async def deliver(self, delivery: Delivery) -> Outcome:
         sms = delivery.content
@@ -45,20 +54,23 @@ class WebhookBackend:
             digest = hmac.new(self._secret, body, hashlib.sha256).hexdigest()
             headers[SIGNATURE_HEADER] = f"sha256={digest}"
         try:
-            answer = await self._client.post(self.url, content=body, headers=headers)
-        except httpx.HTTPError as error:
+            async with self._client().post(self.url, data=body, headers=headers) as answer:
+                status = answer.status
+                text = await answer.read()
+        except (aiohttp.ClientError, TimeoutError) as error:
             return unreachable(f"webhook unreachable: {type(error).__name__}")
-        if 200 <= answer.status_code <= 299:
-            return sent(_answered_id(answer) or message_id)
-        return answered(answer.status_code, f"webhook answered {answer.status_code}")
+        if 200 <= status <= 299:
+            return sent(_answered_id(text) or message_id)
+        return answered(status, f"webhook answered {status}")
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
 
-def _answered_id(answer: httpx.Response) -> str | None:
+def _answered_id(text: bytes) -> str | None:
     try:
-        found = answer.json().get("MessageId")
+        found = json.loads(text).get("MessageId")
     except (ValueError, AttributeError):
         return None
     return found if isinstance(found, str) and found else None
