@@ -177,13 +177,15 @@ def main() -> int:
         "deliveries_per_second": round(rate),
         "target_per_second": TARGET,
         "server_cpu_seconds": round(usage.cpu_seconds, 1),
+        "server_cpu_ms_per_delivery": round(1000 * usage.cpu_seconds / max(ok, 1), 3),
         "server_peak_rss_mb": round(usage.peak_rss_bytes / 2**20),
     }
     print(
         f"SendUsersMessages: {rate:,.0f} deliveries/s (target {TARGET:,.0f}/s: "
         f"{'met' if rate >= TARGET else 'not met'}); {requests} requests of 300 deliveries, "
         f"{failed} failed, in {elapsed:.1f} s with {args.clients} clients, "
-        f"{args.workers} worker(s)"
+        f"{args.workers} worker(s); server CPU {1000 * usage.cpu_seconds / max(ok, 1):.2f} ms "
+        "a delivery"
     )
     out = BENCH / "results" / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-sending.json"
     out.write_text(json.dumps(figures, indent=2) + "\n")
