@@ -6,19 +6,23 @@ from __future__ import annotations
 import msgspec
 import pytest
 
+from memory_tx import MemoryTx
+from openpinpoint.core import endpoints
 from openpinpoint.core import messaging_shapes as ms
 from openpinpoint.core.channels import Channel
+from openpinpoint.core.endpoints import Stamp
 from openpinpoint.core.push import PushNotification
 from openpinpoint.core.sending import (
     Plan,
     Recipient,
     Request,
     decide,
+    inactivate,
     mask,
     push_content,
     resolve_push,
 )
-from openpinpoint.core.shapes import EndpointResponse
+from openpinpoint.core.shapes import EndpointRequest, EndpointResponse
 from openpinpoint.delivery.base import Delivery, Outcome
 
 
@@ -131,3 +135,16 @@ def test_m3_the_first_applicable_check_decides() -> None:
         "Endpoint is inactive",
     ]
     assert isinstance(decided[4], Delivery)
+
+
+def test_m7_invalid_addresses_make_their_endpoints_inactive() -> None:
+    tx = MemoryTx()
+    stamp = Stamp(request_id="r", now="2026-12-03T00:00:00.000Z")
+    endpoints.update_endpoint(
+        tx, "app", "Device", EndpointRequest(address="token", channel_type="GCM"), stamp
+    )
+    inactivate(tx, "app", ["Device", "deleted-meanwhile"], stamp)
+    found = tx.get_endpoint("app", "device")
+    assert found is not None
+    assert found.endpoint_status == "INACTIVE"
+    assert tx.get_endpoint("app", "deleted-meanwhile") is None

@@ -167,8 +167,16 @@ class MessagingOperations:
         )
         decided = sending.decide(request, plan)
         outcomes = await self._messaging().sender.deliver(decided)
+        invalid: list[str] = []
         for recipient, outcome in zip(plan.recipients, outcomes, strict=True):
             sending.log_outcome(ctx.request_id, application_id, recipient, outcome)
+            if outcome.address_invalid and recipient.endpoint_id is not None:
+                invalid.append(recipient.endpoint_id)
+        if invalid:
+            stamp = ctx.stamp
+            await self.store.write(
+                lambda tx: sending.inactivate(tx, application_id, invalid, stamp)
+            )
         return outcomes
 
 

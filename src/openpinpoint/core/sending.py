@@ -21,11 +21,12 @@ from typing import Any
 from msgspec import UNSET
 
 from openpinpoint.core import channels as ch
+from openpinpoint.core import endpoints
 from openpinpoint.core import messaging_shapes as ms
 from openpinpoint.core.errors import BadRequest
 from openpinpoint.core.push import PushNotification
 from openpinpoint.core.sealing import Sealer
-from openpinpoint.core.shapes import EndpointResponse
+from openpinpoint.core.shapes import EndpointRequest, EndpointResponse
 from openpinpoint.core.values import check_id, endpoint_key
 from openpinpoint.delivery.base import (
     Backend,
@@ -557,6 +558,17 @@ class Sender:
         except Exception:
             log.exception("delivery in request %s failed unexpectedly", item.request_id)
             return Outcome("UNKNOWN_FAILURE", 500, status_message="Internal error")
+
+
+def inactivate(tx: Any, app_id: str, endpoint_ids: Iterable[str], stamp: endpoints.Stamp) -> None:
+    """M7: endpoints whose address a push service called permanently invalid become INACTIVE
+    (an ordinary endpoint write, G5/G12), so later sends skip them. An endpoint deleted
+    since the send stays deleted."""
+    for endpoint_id in endpoint_ids:
+        if tx.get_endpoint(app_id, endpoint_key(endpoint_id)) is not None:
+            endpoints.update_endpoint(
+                tx, app_id, endpoint_id, EndpointRequest(endpoint_status="INACTIVE"), stamp
+            )
 
 
 def log_outcome(request_id: str, app_id: str, recipient: Recipient, outcome: Outcome) -> None:
