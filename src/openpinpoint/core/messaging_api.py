@@ -7,18 +7,17 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
 
 from openpinpoint.core import channels as ch
 from openpinpoint.core import messaging_shapes as ms
 from openpinpoint.core import sending
-from openpinpoint.core.apps import require_app
 from openpinpoint.core.errors import InternalServerError
 from openpinpoint.core.sealing import Sealer
 from openpinpoint.delivery.base import Outcome
-from openpinpoint.store.base import ReadTx, Store
+from openpinpoint.store.base import ReadTx, Store, WriteTx
 
 if TYPE_CHECKING:
     from openpinpoint.core.provider import RequestContext
@@ -44,26 +43,28 @@ class MessagingOperations:
             raise InternalServerError("This server was started without delivery back ends")
         return self.messaging
 
-    async def _read_app(self, ctx: RequestContext, app_id: str, fn: Callable[[ReadTx], T]) -> T:
-        ctx.access.require_app(app_id)
+    if TYPE_CHECKING:
+        # PinpointProvider's, which runs `fn` in a transaction once the app is known to
+        # exist and the caller may use it.
+        async def _read_in_app(
+            self, ctx: RequestContext, app_id: str, fn: Callable[[ReadTx], T]
+        ) -> T: ...
 
-        def run(tx: ReadTx) -> T:
-            require_app(tx, app_id)
-            return fn(tx)
-
-        return await self.store.read(run)
+        async def _write_in_app(
+            self, ctx: RequestContext, app_id: str, fn: Callable[[WriteTx], T]
+        ) -> T: ...
 
     # Channels (C1–C4)
 
     async def get_channels(self, ctx: RequestContext, application_id: str) -> ms.ChannelsResponse:
-        return await self._read_app(
+        return await self._read_in_app(
             ctx, application_id, lambda tx: ch.get_channels(tx, application_id)
         )
 
     async def _get_channel(
         self, ctx: RequestContext, application_id: str, platform: ch.Platform
     ) -> ms.ChannelResponse:
-        return await self._read_app(
+        return await self._read_in_app(
             ctx, application_id, lambda tx: ch.get_channel(tx, application_id, platform)
         )
 
@@ -74,28 +75,22 @@ class MessagingOperations:
         platform: ch.Platform,
         body: msgspec.Struct,
     ) -> ms.ChannelResponse:
-        ctx.access.require_app(application_id)
         change = ch.Change(by=ctx.access_key_id, now=ctx.stamp.now)
         sealer = self._messaging().sealer
-
-        def update(tx: Any) -> ms.ChannelResponse:
-            require_app(tx, application_id)
-            return ch.update_channel(
+        return await self._write_in_app(
+            ctx,
+            application_id,
+            lambda tx: ch.update_channel(
                 tx, application_id, platform, body, change=change, sealer=sealer
-            )
-
-        return await self.store.write(update)
+            ),
+        )
 
     async def _delete_channel(
         self, ctx: RequestContext, application_id: str, platform: ch.Platform
     ) -> ms.ChannelResponse:
-        ctx.access.require_app(application_id)
-
-        def delete(tx: Any) -> ms.ChannelResponse:
-            require_app(tx, application_id)
-            return ch.delete_channel(tx, application_id, platform)
-
-        return await self.store.write(delete)
+        return await self._write_in_app(
+            ctx, application_id, lambda tx: ch.delete_channel(tx, application_id, platform)
+        )
 
     # Direct sends (M1–M8)
 
@@ -105,7 +100,7 @@ class MessagingOperations:
         ctx.access.require_app(application_id)
         sending.check_message_request(body)
         messaging = self._messaging()
-        plan = await self._read_app(
+        plan = await self._read_in_app(
             ctx,
             application_id,
             lambda tx: sending.plan_messages(tx, application_id, body, messaging.sealer),
@@ -134,7 +129,7 @@ class MessagingOperations:
         ctx.access.require_app(application_id)
         sending.check_users_request(body)
         messaging = self._messaging()
-        plan, users = await self._read_app(
+        plan, users = await self._read_in_app(
             ctx,
             application_id,
             lambda tx: sending.plan_users(tx, application_id, body, messaging.sealer),

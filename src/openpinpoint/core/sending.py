@@ -39,6 +39,7 @@ from openpinpoint.delivery.base import (
     unreachable,
 )
 from openpinpoint.delivery.choose import Backends
+from openpinpoint.store.base import ReadTx, WriteTx
 
 log = logging.getLogger("openpinpoint.delivery")
 
@@ -98,7 +99,7 @@ class Plan:
     recipients: Sequence[Recipient]
 
 
-def plan_messages(tx: Any, app_id: str, body: ms.MessageRequest, sealer: Sealer) -> Plan:
+def plan_messages(tx: ReadTx, app_id: str, body: ms.MessageRequest, sealer: Sealer) -> Plan:
     recipients = [
         Recipient(config=config, channel_type=str(config.channel_type), address=address)
         for address, config in (body.addresses or {}).items()
@@ -121,7 +122,7 @@ def plan_messages(tx: Any, app_id: str, body: ms.MessageRequest, sealer: Sealer)
 
 
 def plan_users(
-    tx: Any, app_id: str, body: ms.SendUsersMessageRequest, sealer: Sealer
+    tx: ReadTx, app_id: str, body: ms.SendUsersMessageRequest, sealer: Sealer
 ) -> tuple[Plan, list[tuple[str, list[int]]]]:
     """The plan, and for each user (body order) the positions of its recipients."""
     recipients: list[Recipient] = []
@@ -146,7 +147,7 @@ def _endpoint_recipient(
     )
 
 
-def _channels(tx: Any, app_id: str, sealer: Sealer) -> dict[str, ch.Channel]:
+def _channels(tx: ReadTx, app_id: str, sealer: Sealer) -> dict[str, ch.Channel]:
     found = {}
     for platform in ("EMAIL", "SMS", *sorted(PUSH_CHANNELS)):
         channel = ch.load_channel(tx, app_id, platform, sealer)
@@ -328,29 +329,8 @@ def _sms(
     )
 
 
-_PUSH_MEMBERS = {
-    "title": "title",
-    "body": "body",
-    "action": "action",
-    "url": "url",
-    "silent_push": "silent_push",
-    "image_url": "image_url",
-    "image_icon_url": "image_icon_url",
-    "small_image_icon_url": "small_image_icon_url",
-    "icon_reference": "icon_reference",
-    "media_url": "media_url",
-    "sound": "sound",
-    "badge": "badge",
-    "priority": "priority",
-    "time_to_live": "time_to_live",
-    "collapse_key": "collapse_key",
-    "collapse_id": "collapse_id",
-    "thread_id": "thread_id",
-    "category": "category",
-    "apns_push_type": "apns_push_type",
-    "raw_content": "raw_content",
-}
-"""PushNotification members and the message members they come from."""
+_PUSH_MEMBERS = tuple(name for name in PushNotification.__dataclass_fields__ if name != "data")
+"""PushNotification members, named as the message members they come from."""
 
 
 def resolve_push(
@@ -368,9 +348,9 @@ def resolve_push(
     if message.default_message is not UNSET:
         layers.append(message.default_message)
     members: dict[str, Any] = {}
-    for member, source in _PUSH_MEMBERS.items():
+    for member in _PUSH_MEMBERS:
         for layer in layers:
-            value = getattr(layer, source, UNSET)
+            value = getattr(layer, member, UNSET)
             if value is not UNSET:
                 members[member] = value
                 break
@@ -560,7 +540,9 @@ class Sender:
             return Outcome("UNKNOWN_FAILURE", 500, status_message="Internal error")
 
 
-def inactivate(tx: Any, app_id: str, endpoint_ids: Iterable[str], stamp: endpoints.Stamp) -> None:
+def inactivate(
+    tx: WriteTx, app_id: str, endpoint_ids: Iterable[str], stamp: endpoints.Stamp
+) -> None:
     """M7: endpoints whose address a push service called permanently invalid become INACTIVE
     (an ordinary endpoint write, G5/G12), so later sends skip them. An endpoint deleted
     since the send stays deleted."""
