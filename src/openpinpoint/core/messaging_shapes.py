@@ -10,17 +10,9 @@ from typing import Literal
 from msgspec import UNSET, UnsetType, field
 
 from openpinpoint.core.shapes import ChannelType, _Shape
+from openpinpoint.delivery.base import DeliveryStatus
 
 Action = Literal["OPEN_APP", "DEEP_LINK", "URL"]
-DeliveryStatus = Literal[
-    "SUCCESSFUL",
-    "THROTTLED",
-    "TEMPORARY_FAILURE",
-    "PERMANENT_FAILURE",
-    "UNKNOWN_FAILURE",
-    "OPT_OUT",
-    "DUPLICATE",
-]
 Substitutions = dict[str, list[str]]
 
 # Channel requests
