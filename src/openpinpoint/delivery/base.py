@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
 
 DeliveryStatus = Literal[
     "SUCCESSFUL",
@@ -130,3 +131,11 @@ class Backend(Protocol):
     async def deliver(self, delivery: Delivery) -> Outcome: ...
 
     async def close(self) -> None: ...
+
+
+def shown_url(url: str) -> str:
+    """A back end's URL as the log may show it: without its password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()

@@ -16,7 +16,15 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
 
-from openpinpoint.delivery.base import Delivery, Email, Outcome, answered, sent, unreachable
+from openpinpoint.delivery.base import (
+    Delivery,
+    Email,
+    Outcome,
+    answered,
+    sent,
+    shown_url,
+    unreachable,
+)
 from openpinpoint.delivery.mime import compose
 
 DEFAULT_POOL_SIZE = 8
@@ -40,7 +48,7 @@ class SmtpSettings:
     def from_url(cls, url: str) -> SmtpSettings:
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            raise SmtpUrlError(f"not an smtp:// or smtps:// URL with a host: {_shown(url)}")
+            raise SmtpUrlError(f"not an smtp:// or smtps:// URL with a host: {shown_url(url)}")
         query = parse_qs(parts.query)
         starttls = query.pop("starttls", [None])[-1]
         if query or starttls not in (None, "required", "off"):
@@ -56,20 +64,12 @@ class SmtpSettings:
         )
 
 
-def _shown(url: str) -> str:
-    """The URL without its password, for messages and the log."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
-
-
 class SmtpBackend:
     delivers = True
 
     def __init__(self, url: str, *, timeout: float, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         self.settings = SmtpSettings.from_url(url)
-        self.description = f"SMTP {_shown(url)}"
+        self.description = f"SMTP {shown_url(url)}"
         self.timeout = timeout
         self._slots = asyncio.Semaphore(pool_size)
         self._idle: list[aiosmtplib.SMTP] = []

@@ -11,7 +11,15 @@ import uuid
 
 import aiohttp
 
-from openpinpoint.delivery.base import Delivery, Outcome, Sms, answered, sent, unreachable
+from openpinpoint.delivery.base import (
+    Delivery,
+    Outcome,
+    Sms,
+    answered,
+    sent,
+    shown_url,
+    unreachable,
+)
 from openpinpoint.delivery.outbox import sms_record
 
 SIGNATURE_HEADER = "X-OpenPinpoint-Signature"
@@ -23,7 +31,7 @@ class WebhookBackend:
 
     def __init__(self, url: str, *, timeout: float, secret: str | None = None) -> None:
         self.url = url
-        self.description = f"webhook {url}" + (" (signed)" if secret else "")
+        self.description = f"webhook {shown_url(url)}" + (" (signed)" if secret else "")
         self._secret = secret.encode() if secret else None
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
