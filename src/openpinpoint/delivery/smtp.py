@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from email.utils import parseaddr
+from functools import lru_cache
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
@@ -78,7 +79,7 @@ class SmtpBackend:
         message = delivery.content
         assert isinstance(message, Email)
         data = compose(message)
-        sender = parseaddr(message.from_address)[1] or message.from_address
+        sender = _envelope_sender(message.from_address)
         async with self._slots:
             for attempt in ("idle", "fresh"):
                 connection = self._idle.pop() if attempt == "idle" and self._idle else None
@@ -131,6 +132,12 @@ class SmtpBackend:
                 await connection.quit()
             except (aiosmtplib.SMTPException, OSError):
                 connection.close()
+
+
+@lru_cache(maxsize=1024)
+def _envelope_sender(from_address: str) -> str:
+    """`MAIL FROM` of a From header; one request sends many messages from one address."""
+    return parseaddr(from_address)[1] or from_address
 
 
 def _smtp_answer(code: int, text: str) -> Outcome:
