@@ -203,16 +203,16 @@ def _decide_one(
         return skipped("OPT_OUT", "Endpoint has opted out")
     if not recipient.address:
         return skipped("PERMANENT_FAILURE", "Endpoint has no Address")
-    content = _content(request, channel, recipient)
+    context = {**request.context}
+    if recipient.config.context is not UNSET:
+        context.update(recipient.config.context)
+    content = _content(request, channel, recipient, context)
     if isinstance(content, str):
         return skipped("PERMANENT_FAILURE", content)
     key = (channel_type, recipient.address)
     if key in seen:
         return skipped("DUPLICATE", "An earlier recipient of this request has the same address")
     seen.add(key)
-    context = {**request.context}
-    if recipient.config.context is not UNSET:
-        context.update(recipient.config.context)
     return Delivery(
         request_id=request.request_id,
         application_id=request.app_id,
@@ -224,7 +224,7 @@ def _decide_one(
 
 
 def _content(
-    request: Request, channel: ch.Channel, recipient: Recipient
+    request: Request, channel: ch.Channel, recipient: Recipient, context: Mapping[str, str]
 ) -> Email | Sms | Push | str:
     """The recipient's content, or why there is nothing to send."""
     assert recipient.address is not None
@@ -232,7 +232,7 @@ def _content(
         return _email(request.message, channel, recipient)
     if channel.platform == "SMS":
         return _sms(request.message, channel, recipient)
-    return _push(request, channel, recipient)
+    return _push(request.message, channel, recipient, context)
 
 
 def _text(value: Any) -> str | None:
@@ -377,14 +377,16 @@ def resolve_push(
     return notification
 
 
-def _push(request: Request, channel: ch.Channel, recipient: Recipient) -> Push | str:
+def _push(
+    message: ms.DirectMessageConfiguration,
+    channel: ch.Channel,
+    recipient: Recipient,
+    context: Mapping[str, str],
+) -> Push | str:
     assert recipient.address is not None
-    notification = resolve_push(request.message, channel.platform, recipient.config)
+    notification = resolve_push(message, channel.platform, recipient.config)
     if isinstance(notification, str):
         return notification
-    context = dict(request.context)
-    if recipient.config.context is not UNSET:
-        context.update(recipient.config.context)
     payload, headers = push_content(
         notification, channel.platform, recipient.address, channel.settings, context
     )
