@@ -4,6 +4,7 @@ connections but never answers."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import socket
@@ -166,6 +167,7 @@ class SilentServer:
         self.sock.listen(128)
         self.port = int(self.sock.getsockname()[1])
         self.accepted: list[socket.socket] = []
+        self._connected = threading.Condition()
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
 
@@ -175,9 +177,18 @@ class SilentServer:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            self.accepted.append(conn)
+            with self._connected:
+                self.accepted.append(conn)
+                self._connected.notify_all()
+
+    def wait_for_connection(self) -> None:
+        """Until one more connection arrives (or a second passes)."""
+        with self._connected:
+            self._connected.wait(1)
 
     def stop(self) -> None:
-        self.sock.close()
-        for conn in self.accepted:
-            conn.close()
+        # shutdown wakes the thread blocked in accept(); close alone would not.
+        for sock in [self.sock, *self.accepted]:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()

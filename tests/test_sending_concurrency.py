@@ -12,6 +12,7 @@ import pytest
 
 from conftest import RunningServer, sqlite_url
 from sendtools import SIMPLE_EMAIL, new_app, records, send, sending_server
+from smtptools import SilentServer
 from webhooktools import WebhookSink
 
 
@@ -126,3 +127,49 @@ def _wait_for_hook(server: RunningServer, sink: WebhookSink) -> None:
             return
         sink.release.wait(0.01)
     raise AssertionError("the webhook never received the message")
+
+
+def test_m6_a_provider_that_never_answers_starves_nothing_else(tmp_path: Path) -> None:
+    """Blocking AWS calls wait on threads of their own: while 100 of them hang, writes
+    (whose SQLite commits also run on a thread) go on."""
+    silent = SilentServer()
+    try:
+        with (
+            sending_server(
+                sqlite_url(tmp_path / "db.sqlite"),
+                tmp_path / "outbox",
+                "--sms-backend",
+                "aws",
+                "--delivery-timeout",
+                "60",
+                env={
+                    "AWS_ACCESS_KEY_ID": "k",
+                    "AWS_SECRET_ACCESS_KEY": "s",
+                    "AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2": f"http://127.0.0.1:{silent.port}",
+                },
+            ) as server,
+            ThreadPoolExecutor(1) as pool,
+        ):
+            client = server.client()
+            app = new_app(client)
+            hanging = pool.submit(
+                send,
+                server.client(read_timeout=300, retries={"max_attempts": 1}),
+                app,
+                MessageConfiguration={"SMSMessage": {"Body": "x"}},
+                Addresses={f"+1206555{i:04d}": {"ChannelType": "SMS"} for i in range(100)},
+            )
+            while len(silent.accepted) < 8 and not hanging.done():
+                silent.wait_for_connection()
+            for i in range(5):
+                client.update_endpoint(
+                    ApplicationId=app,
+                    EndpointId=f"e{i}",
+                    EndpointRequest={"Address": f"e{i}@example.com", "ChannelType": "EMAIL"},
+                )
+            assert not hanging.done()
+            silent.stop()
+            results = hanging.result()["Result"]
+        assert {r["DeliveryStatus"] for r in results.values()} == {"TEMPORARY_FAILURE"}
+    finally:
+        silent.stop()

@@ -6,9 +6,11 @@ its usual chain."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -31,6 +33,9 @@ class AwsClients:
         )
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
+        # Threads of their own: a provider that stops answering holds these for up to the
+        # timeout, and must not hold the default executor that the SQLite store commits on.
+        self._threads = ThreadPoolExecutor(pool_size, thread_name_prefix=f"openpinpoint-{service}")
 
     def client(self, region: str | None = None) -> Any:
         region = region or default_region()
@@ -43,14 +48,18 @@ class AwsClients:
 
     async def call(self, method: Callable[..., dict[str, Any]], **kwargs: Any) -> Any:
         """The call's answer, or an `Outcome` when AWS refused or could not be reached."""
+        loop = asyncio.get_running_loop()
         try:
-            return await asyncio.to_thread(method, **kwargs)
+            return await loop.run_in_executor(self._threads, functools.partial(method, **kwargs))
         except ClientError as error:
             code = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
             info = error.response.get("Error", {})
             return answered(code, f"{info.get('Code', 'Error')}: {info.get('Message', '')}")
         except BotoCoreError as error:
             return unreachable(f"{self.service} unreachable: {type(error).__name__}")
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
 
 def default_region() -> str:

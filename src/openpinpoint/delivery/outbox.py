@@ -15,6 +15,8 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,11 +35,13 @@ class Outbox:
         self._maildir = directory / "email"
         for sub in ("tmp", "new", "cur"):
             (self._maildir / sub).mkdir(parents=True, exist_ok=True)
+        # fsync can be slow; it must not hold the default executor the SQLite store uses.
+        self._threads = ThreadPoolExecutor(4, thread_name_prefix="openpinpoint-outbox")
 
     async def deliver(self, delivery: Delivery) -> Outcome:
         content = delivery.content
         if isinstance(content, Email):
-            await asyncio.to_thread(self._write_email, content)
+            await self._run(self._write_email, content)
             return sent(content.message_id)
         message_id = str(uuid.uuid4())
         record: dict[str, Any] = {
@@ -53,11 +57,14 @@ class Outbox:
             name = "push.jsonl"
         record["Time"] = format_date(datetime.now(UTC))
         line = json.dumps(record, ensure_ascii=False) + "\n"
-        await asyncio.to_thread(self._append, self.directory / name, line.encode())
+        await self._run(self._append, self.directory / name, line.encode())
         return sent(message_id)
 
+    async def _run(self, fn: Callable[..., None], *args: Any) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._threads, fn, *args)
+
     async def close(self) -> None:
-        pass
+        self._threads.shutdown(wait=True)
 
     def _write_email(self, message: Email) -> None:
         data = compose(message)

@@ -50,7 +50,7 @@ class PinpointBackend:
         )
 
     async def close(self) -> None:
-        pass
+        self._aws.close()
 
 
 def _message(delivery: Delivery) -> tuple[str, dict[str, Any]]:

@@ -35,7 +35,7 @@ class SesBackend:
         return sent(message.message_id)
 
     async def close(self) -> None:
-        pass
+        self._aws.close()
 
 
 def _arn_region(identity: str | None) -> str | None:

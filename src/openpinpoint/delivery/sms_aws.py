@@ -35,4 +35,4 @@ class AwsSmsBackend:
         return sent(str(answer["MessageId"]))
 
     async def close(self) -> None:
-        pass
+        self._aws.close()

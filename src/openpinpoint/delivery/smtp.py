@@ -29,6 +29,8 @@ from openpinpoint.delivery.base import (
 from openpinpoint.delivery.mime import compose
 
 DEFAULT_POOL_SIZE = 8
+CLOSING = 421
+"""What a server answers on a connection it is about to close (an idle timeout)."""
 
 
 class SmtpUrlError(ValueError):
@@ -94,14 +96,14 @@ class SmtpBackend:
                 except aiosmtplib.SMTPRecipientsRefused as error:
                     refused = error.recipients[0]
                     return _smtp_answer(refused.code, refused.message)
-                except aiosmtplib.SMTPServerDisconnected as error:
-                    # An idle connection the server has since closed: try a fresh one once.
-                    if reused:
-                        continue
-                    return unreachable(f"SMTP server disconnected: {error}")
                 except aiosmtplib.SMTPResponseException as error:
+                    if reused and error.code == CLOSING:
+                        continue
                     return _smtp_answer(error.code, error.message)
                 except (aiosmtplib.SMTPException, OSError) as error:
+                    # An idle connection the server has since closed: one fresh try.
+                    if reused:
+                        continue
                     return unreachable(f"SMTP server unreachable: {error}")
                 finally:
                     if connection is not None:
