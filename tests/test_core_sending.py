@@ -11,17 +11,8 @@ from openpinpoint.core import endpoints
 from openpinpoint.core import messaging_shapes as ms
 from openpinpoint.core.channels import Channel
 from openpinpoint.core.endpoints import Stamp
-from openpinpoint.core.push import PushNotification
-from openpinpoint.core.sending import (
-    Plan,
-    Recipient,
-    Request,
-    decide,
-    inactivate,
-    mask,
-    push_content,
-    resolve_push,
-)
+from openpinpoint.core.recipients import Plan, Recipient
+from openpinpoint.core.sending import Request, decide, inactivate, mask
 from openpinpoint.core.shapes import EndpointRequest, EndpointResponse
 from openpinpoint.delivery.base import Delivery, Outcome
 
@@ -41,55 +32,6 @@ def test_m8_addresses_are_masked(address: str | None, shown: str) -> None:
 
 def _message(**members: object) -> ms.DirectMessageConfiguration:
     return msgspec.convert(members, ms.DirectMessageConfiguration)
-
-
-def test_m4_push_members_come_from_the_first_layer_that_sets_them() -> None:
-    message = _message(
-        APNSMessage={"Title": "apns", "Sound": "ding"},
-        GCMMessage={"Title": "gcm"},
-        DefaultPushNotificationMessage={"Title": "default", "Body": "default body", "Url": "u"},
-        DefaultMessage={"Body": "plain"},
-    )
-    found = resolve_push(message, "APNS_SANDBOX", ms.EndpointSendConfiguration())
-    assert isinstance(found, PushNotification)
-    assert (found.title, found.body, found.sound, found.url) == (
-        "apns",
-        "default body",
-        "ding",
-        "u",
-    )
-    only_default = resolve_push(
-        _message(DefaultMessage={"Body": "plain"}), "GCM", ms.EndpointSendConfiguration()
-    )
-    assert isinstance(only_default, PushNotification)
-    assert only_default.body == "plain"
-    overridden = resolve_push(
-        message, "GCM", ms.EndpointSendConfiguration(title_override="T", body_override="B")
-    )
-    assert isinstance(overridden, PushNotification)
-    assert (overridden.title, overridden.body) == ("T", "B")
-
-
-def test_m4_nothing_to_push_is_said() -> None:
-    assert isinstance(resolve_push(_message(), "GCM", ms.EndpointSendConfiguration()), str)
-
-
-def test_p2_apns_voip_headers_and_body() -> None:
-    notification = PushNotification(title="t", body="b", action="DEEP_LINK", url="app://x", badge=3)
-    payload, headers = push_content(
-        notification, "APNS_VOIP", "token", {"BundleId": "com.example"}, {"k": "v"}
-    )
-    assert headers == {
-        "apns-push-type": "voip",
-        "apns-priority": "10",
-        "apns-topic": "com.example.voip",
-    }
-    assert payload == {
-        "aps": {"alert": {"title": "t", "body": "b"}, "badge": 3},
-        "data": {
-            "pinpoint": {"campaign": {"campaign_id": "_DIRECT"}, "deeplink": "app://x", "k": "v"}
-        },
-    }
 
 
 def test_m3_the_first_applicable_check_decides() -> None:

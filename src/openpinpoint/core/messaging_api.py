@@ -13,7 +13,7 @@ import msgspec
 
 from openpinpoint.core import channels as ch
 from openpinpoint.core import messaging_shapes as ms
-from openpinpoint.core import sending
+from openpinpoint.core import recipients, sending
 from openpinpoint.core.errors import InternalServerError
 from openpinpoint.core.sealing import Sealer
 from openpinpoint.delivery.base import Outcome
@@ -98,12 +98,12 @@ class MessagingOperations:
         self, ctx: RequestContext, application_id: str, body: ms.MessageRequest
     ) -> ms.MessageResponse:
         ctx.access.require_app(application_id)
-        sending.check_message_request(body)
+        recipients.check_message_request(body)
         messaging = self._messaging()
         plan = await self._read_in_app(
             ctx,
             application_id,
-            lambda tx: sending.plan_messages(tx, application_id, body, messaging.sealer),
+            lambda tx: recipients.plan_messages(tx, application_id, body, messaging.sealer),
         )
         outcomes = await self._send(ctx, application_id, body, plan)
         response = ms.MessageResponse(application_id=application_id, request_id=ctx.request_id)
@@ -127,12 +127,12 @@ class MessagingOperations:
         self, ctx: RequestContext, application_id: str, body: ms.SendUsersMessageRequest
     ) -> ms.SendUsersMessageResponse:
         ctx.access.require_app(application_id)
-        sending.check_users_request(body)
+        recipients.check_users_request(body)
         messaging = self._messaging()
         plan, users = await self._read_in_app(
             ctx,
             application_id,
-            lambda tx: sending.plan_users(tx, application_id, body, messaging.sealer),
+            lambda tx: recipients.plan_users(tx, application_id, body, messaging.sealer),
         )
         outcomes = await self._send(ctx, application_id, body, plan)
         results: dict[str, dict[str, ms.EndpointMessageResult]] = {}
@@ -152,7 +152,7 @@ class MessagingOperations:
         ctx: RequestContext,
         application_id: str,
         body: ms.MessageRequest | ms.SendUsersMessageRequest,
-        plan: sending.Plan,
+        plan: recipients.Plan,
     ) -> list[Outcome]:
         request = sending.Request(
             request_id=ctx.request_id,
