@@ -11,7 +11,7 @@ import pytest
 from botocore.model import OperationModel, Shape, StructureShape
 
 from conftest import RunningServer
-from openpinpoint.core import messaging_shapes, shapes
+from openpinpoint.core import messaging_shapes, shapes, template_shapes
 from openpinpoint.wire.operations import OPERATIONS, Operation
 from rawhttp import raw_request
 
@@ -96,8 +96,10 @@ def test_every_emitted_member_exists_in_the_output_shape(operation: Operation) -
     assert output is not None
     assert output.serialization.get("payload") == operation.output
     payload_shape = output.members[operation.output]
-    struct = getattr(shapes, payload_shape.name, None) or getattr(
-        messaging_shapes, payload_shape.name
+    struct = next(
+        getattr(module, payload_shape.name)
+        for module in (shapes, messaging_shapes, template_shapes)
+        if hasattr(module, payload_shape.name)
     )
     _assert_members_exist(struct, payload_shape, operation.output)
 

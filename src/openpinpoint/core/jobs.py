@@ -32,8 +32,9 @@ import msgspec
 from msgspec import UNSET, Struct
 
 from openpinpoint.core import apps, endpoints, formats
+from openpinpoint.core.access import FULL_ACCESS, Access
 from openpinpoint.core.endpoints import Origin, Stamp
-from openpinpoint.core.errors import BadRequest, NotFound
+from openpinpoint.core.errors import BadRequest, Forbidden, NotFound
 from openpinpoint.core.formats import HeaderError, Row
 from openpinpoint.core.shapes import (
     EndpointResponse,
@@ -51,6 +52,7 @@ from openpinpoint.core.values import (
     encode_page_token,
     endpoint_key,
     format_date,
+    is_resource_id,
     new_resource_id,
 )
 from openpinpoint.files import FileError, Files
@@ -144,7 +146,9 @@ def _finish(state: State, status: JobStatus, reason: str, now: datetime) -> None
 
 def _stored_state(tx: ReadTx, app_id: str, job_id: str, job_type: str) -> State:
     apps.require_app(tx, app_id)
-    record = tx.get_job(app_id, job_id)
+    # Job ids are 32 hex characters (G8); others (a NUL, say, which PostgreSQL refuses in a
+    # query) are simply unknown.
+    record = tx.get_job(app_id, job_id) if is_resource_id(job_id) else None
     if record is None or record.type != job_type:
         raise NotFound(f"{job_type.title()} job {job_id!r} not found in application {app_id}")
     return _decode_state(record.doc)
@@ -312,14 +316,14 @@ class JobRunner:
     # Creating
 
     async def create_export(
-        self, app_id: str, definition: ExportJobResource, now: str
+        self, app_id: str, definition: ExportJobResource, now: str, access: Access = FULL_ACCESS
     ) -> ExportJobResponse:
         if definition.segment_id is not UNSET or definition.segment_version is not UNSET:
             raise BadRequest(
                 "SegmentId and SegmentVersion are not supported: OpenPinpoint has no segments; "
                 "omit them to export every endpoint of the application"
             )
-        self._check_url("S3UrlPrefix", definition.s3_url_prefix)
+        self._check_url("S3UrlPrefix", definition.s3_url_prefix, app_id, access)
         job = ExportJobResponse(
             application_id=app_id,
             creation_date=now,
@@ -332,9 +336,9 @@ class JobRunner:
         return job
 
     async def create_import(
-        self, app_id: str, definition: ImportJobResource, now: str
+        self, app_id: str, definition: ImportJobResource, now: str, access: Access = FULL_ACCESS
     ) -> ImportJobResponse:
-        self._check_url("S3Url", definition.s3_url)
+        self._check_url("S3Url", definition.s3_url, app_id, access)
         job = ImportJobResponse(
             application_id=app_id,
             creation_date=now,
@@ -346,11 +350,23 @@ class JobRunner:
         await self._insert(app_id, ImportState(job=job, attempts=1))
         return job
 
-    def _check_url(self, member: str, url: str) -> None:
+    def _check_url(self, member: str, url: str, app_id: str, access: Access) -> None:
+        """400 for a URL the server may not use; 403 for a local path outside the folders of
+        the caller's applications, when its key is limited to some (docs/security.md)."""
         try:
             self.files.check(url)
+            folder = self.files.local_folder(url)
         except FileError as error:
             raise BadRequest(f"{member}: {error}") from None
+        if not url.startswith("file://") or access.apps is None:
+            return
+        if folder is None or not access.may_use(folder):
+            root = self.files.settings.local_root
+            where = root.resolve().as_uri() if root else "file:///DIR"
+            raise Forbidden(
+                f"{member}: an access key limited to some applications may use local files "
+                f"only in their folders of the local files directory, such as {where}/{app_id}/"
+            )
 
     async def _insert(self, app_id: str, state: State) -> None:
         record = job_record(app_id, state, self.owner, time.time() + self.lease_seconds)

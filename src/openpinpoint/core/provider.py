@@ -6,6 +6,7 @@ serialises what it returns; nothing here knows about HTTP, nothing below it abou
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ from openpinpoint.core.shapes import (
     TagsModel,
     UpdateAttributesRequest,
 )
+from openpinpoint.core.templates_api import TemplateOperations
 from openpinpoint.core.values import decode_page_token, format_date, new_resource_id
 from openpinpoint.files import Files, FileSettings
 from openpinpoint.store.base import App, ReadTx, Store, WriteTx
@@ -67,7 +69,7 @@ def _with_app_id(app_id: str, endpoint: EndpointResponse) -> EndpointResponse:
     return endpoint
 
 
-class PinpointProvider(MessagingOperations):
+class PinpointProvider(MessagingOperations, TemplateOperations):
     def __init__(
         self,
         store: Store,
@@ -219,7 +221,7 @@ class PinpointProvider(MessagingOperations):
         self, ctx: RequestContext, application_id: str, body: ExportJobRequest
     ) -> ExportJobResponse:
         ctx.access.require_app(application_id)
-        job = await self.jobs.create_export(application_id, body, ctx.stamp.now)
+        job = await self.jobs.create_export(application_id, body, ctx.stamp.now, ctx.access)
         self.jobs.launch(application_id, job.id)
         return job
 
@@ -227,7 +229,7 @@ class PinpointProvider(MessagingOperations):
         self, ctx: RequestContext, application_id: str, body: ImportJobRequest
     ) -> ImportJobResponse:
         ctx.access.require_app(application_id)
-        job = await self.jobs.create_import(application_id, body, ctx.stamp.now)
+        job = await self.jobs.create_import(application_id, body, ctx.stamp.now, ctx.access)
         self.jobs.launch(application_id, job.id)
         return job
 
@@ -290,11 +292,16 @@ class PinpointProvider(MessagingOperations):
         body: UpdateAttributesRequest,
     ) -> AttributesResource:
         kind = _attribute_type(attribute_type)
-        patterns = body.blacklist or []
+        names = await self._read_in_app(
+            ctx,
+            application_id,
+            lambda tx: tx.attribute_names(application_id, endpoints.ATTRIBUTE_KIND_OF_TYPE[kind]),
+        )
+        blacklist = await asyncio.to_thread(endpoints.check_blacklist, body.blacklist or [], names)
         removed = await self._write_in_app(
             ctx,
             application_id,
-            lambda tx: endpoints.remove_attributes(tx, application_id, kind, patterns),
+            lambda tx: endpoints.remove_attributes(tx, application_id, kind, blacklist),
         )
         return AttributesResource(
             application_id=application_id, attribute_type=attribute_type, attributes=removed

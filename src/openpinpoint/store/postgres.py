@@ -32,7 +32,7 @@ from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from openpinpoint.core.endpoints import user_id_of
-from openpinpoint.core.errors import TooManyRequests
+from openpinpoint.core.errors import InternalServerError, ServiceUnavailable, TooManyRequests
 from openpinpoint.core.shapes import EndpointResponse, encode
 from openpinpoint.core.values import endpoint_key
 from openpinpoint.store.base import App, JobRecord, ReadTx, Resource, WriteTx
@@ -45,6 +45,9 @@ log = logging.getLogger("openpinpoint.store")
 POOL_SIZE_ENV = "OPENPINPOINT_DB_POOL_SIZE"
 DEFAULT_POOL_SIZE = 10
 CONNECT_TIMEOUT = 10
+POOL_WAIT = 30.0
+"""Seconds a transaction waits for a pooled connection before the request fails."""
+PROBE_TIMEOUT = 2
 # A request gives up (429, which AWS SDKs retry) only after this long losing conflicts.
 RETRY_BUDGET_SECONDS = 20.0
 FIRST_BACKOFF_SECONDS = 0.002
@@ -518,6 +521,16 @@ _ENDPOINTS = "SELECT app_id, id_key, user_id, address, doc FROM endpoints WHERE 
 _RESOURCE = f"SELECT {Resource.COLUMNS} FROM resources WHERE scope = %s AND kind = %s AND name = %s"
 
 
+def _lost(conn: Connection, error: psycopg.OperationalError) -> bool:
+    """Whether `error` means the connection is gone, not that the server refused a statement.
+
+    psycopg does not always know it yet: a backend terminated while a pipeline is busy
+    surfaces as "cannot exit pipeline mode while busy", raised by libpq on this side
+    (without a SQLSTATE) before the connection is marked broken.
+    """
+    return conn.broken or error.sqlstate is None or isinstance(error, errors.AdminShutdown)
+
+
 def pool_size() -> int:
     value = os.environ.get(POOL_SIZE_ENV, "")
     if not value:
@@ -530,8 +543,9 @@ def pool_size() -> int:
 class PostgresStore:
     """PostgreSQL behind the `Store` interface; `url` is a libpq URL (postgresql://...)."""
 
-    def __init__(self, url: str, size: int | None = None) -> None:
+    def __init__(self, url: str, size: int | None = None, wait: float = POOL_WAIT) -> None:
         self.url = redact(url)
+        self._dsn = url
         size = size or pool_size()
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
@@ -544,6 +558,7 @@ class PostgresStore:
             max_size=size,
             kwargs={"autocommit": True},
             name="openpinpoint",
+            timeout=wait,
             open=True,
         )
         # One thread per pooled connection: a transaction never waits for a connection
@@ -594,19 +609,38 @@ class PostgresStore:
                     raise self._gave_up() from error
                 log.debug("retrying a transaction after %s", type(error).__name__)
             except PoolTimeout as error:
+                if not self._reachable():
+                    raise ServiceUnavailable(
+                        "The database is unreachable; retry the request later", retry_after=5.0
+                    ) from error
                 raise TooManyRequests(
                     "All database connections are busy; retry the request", retry_after=1.0
                 ) from error
-            except psycopg.OperationalError:
+            except psycopg.OperationalError as error:
                 # A connection lost before COMMIT (server restart, failover, a killed
                 # session) changed nothing: run again on another one. Lost during COMMIT,
-                # the outcome is unknown, so the request fails.
-                if committing or conn is None or not conn.broken or time.monotonic() > deadline:
+                # the outcome is unknown, so the request fails and says so.
+                if conn is None or not _lost(conn, error) or time.monotonic() > deadline:
                     raise
+                if committing:
+                    raise InternalServerError(
+                        "The database connection was lost while committing; the request may "
+                        "or may not have taken effect"
+                    ) from error
                 log.warning("database connection lost; running the transaction again")
                 continue
             time.sleep(random.uniform(0, backoff))
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    def _reachable(self) -> bool:
+        """Whether a new connection can be made: no connection for a whole pool wait means
+        either all are busy or the database cannot be reached, and the client should know
+        which."""
+        try:
+            psycopg.connect(self._dsn, connect_timeout=PROBE_TIMEOUT).close()
+        except psycopg.OperationalError:
+            return False
+        return True
 
     @staticmethod
     def _gave_up() -> TooManyRequests:

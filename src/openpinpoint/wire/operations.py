@@ -25,6 +25,12 @@ from openpinpoint.core.shapes import (
     TagsModel,
     UpdateAttributesRequest,
 )
+from openpinpoint.core.template_shapes import (
+    EmailTemplateRequest,
+    PushNotificationTemplateRequest,
+    SMSTemplateRequest,
+    TemplateActiveVersionRequest,
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,50 @@ class Operation:
     @cached_property
     def handler(self) -> str:
         return re.sub(r"(?<!^)(?=[A-Z])", "_", self.name).lower()
+
+
+def _template_operations() -> tuple[Operation, ...]:
+    """Create/Get/Update/Delete for each template type this server keeps; VOICE and INAPP
+    templates are not served."""
+    found: list[Operation] = []
+    for kind, path, body in (
+        ("Email", "email", EmailTemplateRequest),
+        ("Sms", "sms", SMSTemplateRequest),
+        ("Push", "push", PushNotificationTemplateRequest),
+    ):
+        uri = f"/v1/templates/{{template-name}}/{path}"
+        version = {"version": "version"}
+        found += [
+            Operation(
+                f"Create{kind}Template",
+                "POST",
+                uri,
+                201,
+                body=body,
+                output="CreateTemplateMessageBody",
+            ),
+            Operation(
+                f"Get{kind}Template",
+                "GET",
+                uri,
+                200,
+                query=version,
+                output=f"{body.__name__.removesuffix('Request')}Response",
+            ),
+            Operation(
+                f"Update{kind}Template",
+                "PUT",
+                uri,
+                202,
+                body=body,
+                query={"create-new-version": "create_new_version", **version},
+                output="MessageBody",
+            ),
+            Operation(
+                f"Delete{kind}Template", "DELETE", uri, 202, query=version, output="MessageBody"
+            ),
+        ]
+    return tuple(found)
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -206,5 +256,36 @@ OPERATIONS: tuple[Operation, ...] = (
         200,
         body=SendUsersMessageRequest,
         output="SendUsersMessageResponse",
+    ),
+    # Message templates (engagement.md section 1; EMAIL, SMS and PUSH only)
+    *_template_operations(),
+    Operation(
+        "ListTemplates",
+        "GET",
+        "/v1/templates",
+        200,
+        query={
+            "next-token": "next_token",
+            "page-size": "page_size",
+            "prefix": "prefix",
+            "template-type": "template_type",
+        },
+        output="TemplatesResponse",
+    ),
+    Operation(
+        "ListTemplateVersions",
+        "GET",
+        "/v1/templates/{template-name}/{template-type}/versions",
+        200,
+        query={"next-token": "next_token", "page-size": "page_size"},
+        output="TemplateVersionsResponse",
+    ),
+    Operation(
+        "UpdateTemplateActiveVersion",
+        "PUT",
+        "/v1/templates/{template-name}/{template-type}/active-version",
+        200,
+        body=TemplateActiveVersionRequest,
+        output="MessageBody",
     ),
 )
