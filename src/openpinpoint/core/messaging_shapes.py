@@ -10,6 +10,7 @@ from typing import Literal
 from msgspec import UNSET, UnsetType, field
 
 from openpinpoint.core.shapes import ChannelType, _Shape
+from openpinpoint.core.template_shapes import MessageHeader
 from openpinpoint.delivery.base import DeliveryStatus
 
 Action = Literal["OPEN_APP", "DEEP_LINK", "URL"]
@@ -167,11 +168,6 @@ class ChannelsResponse(_Shape):
 class SimpleEmailPart(_Shape):
     charset: str | UnsetType = UNSET
     data: str | UnsetType = UNSET
-
-
-class MessageHeader(_Shape):
-    name: str | UnsetType = UNSET
-    value: str | UnsetType = UNSET
 
 
 class SimpleEmail(_Shape):

@@ -4,15 +4,22 @@ read, and the recipients and channels read in one store transaction."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 
 from openpinpoint.core import channels as ch
 from openpinpoint.core import messaging_shapes as ms
+from openpinpoint.core import templates
 from openpinpoint.core.errors import BadRequest
 from openpinpoint.core.sealing import Sealer
 from openpinpoint.core.shapes import EndpointResponse
+from openpinpoint.core.template_shapes import (
+    EmailTemplateResponse,
+    PushNotificationTemplateResponse,
+    SMSTemplateResponse,
+)
 from openpinpoint.core.values import check_id, endpoint_key
 from openpinpoint.store.base import ReadTx
 
@@ -65,11 +72,42 @@ class Recipient:
 
 
 @dataclass(frozen=True)
+class Templates:
+    """The templates a request's `TemplateConfiguration` names, read once per request."""
+
+    email: EmailTemplateResponse | None = None
+    sms: SMSTemplateResponse | None = None
+    push: PushNotificationTemplateResponse | None = None
+
+
+@dataclass(frozen=True)
 class Plan:
-    """What one transaction read for a send: the app's channels and the recipients."""
+    """What one transaction read for a send: the app's channels, the recipients and the
+    templates."""
 
     channels: Mapping[str, ch.Channel]
     recipients: Sequence[Recipient]
+    templates: Templates = field(default_factory=Templates)
+
+
+def load_templates(tx: ReadTx, configuration: ms.TemplateConfiguration | UnsetType) -> Templates:
+    """M1: a named template or version that does not exist is a 404 for the whole request
+    (raised here, before anything is sent)."""
+    if configuration is UNSET:
+        return Templates()
+    found: dict[str, Any] = {}
+    for member, template_type in (
+        ("email_template", "EMAIL"),
+        ("sms_template", "SMS"),
+        ("push_template", "PUSH"),
+    ):
+        reference = getattr(configuration, member)
+        if reference is not UNSET and reference.name is not UNSET:
+            version = None if reference.version is UNSET else reference.version
+            found[member.removesuffix("_template")] = templates.require_template(
+                tx, reference.name, template_type, version
+            )
+    return Templates(**found)
 
 
 def plan_messages(tx: ReadTx, app_id: str, body: ms.MessageRequest, sealer: Sealer) -> Plan:
@@ -91,7 +129,11 @@ def plan_messages(tx: ReadTx, app_id: str, body: ms.MessageRequest, sealer: Seal
             )
         else:
             recipients.append(_endpoint_recipient(endpoint, config))
-    return Plan(channels=_channels(tx, app_id, sealer), recipients=recipients)
+    return Plan(
+        channels=_channels(tx, app_id, sealer),
+        recipients=recipients,
+        templates=load_templates(tx, body.template_configuration),
+    )
 
 
 def plan_users(
@@ -105,7 +147,12 @@ def plan_users(
         positions = list(range(len(recipients), len(recipients) + len(found)))
         recipients.extend(_endpoint_recipient(endpoint, config) for endpoint in found)
         users.append((user_id, positions))
-    return Plan(channels=_channels(tx, app_id, sealer), recipients=recipients), users
+    plan = Plan(
+        channels=_channels(tx, app_id, sealer),
+        recipients=recipients,
+        templates=load_templates(tx, body.template_configuration),
+    )
+    return plan, users
 
 
 def _endpoint_recipient(

@@ -89,7 +89,7 @@ def _decide_one(
     context = {**request.context}
     if recipient.config.context is not UNSET:
         context.update(recipient.config.context)
-    found = content(request.message, channel, recipient, context)
+    found = content(request.message, plan.templates, channel, recipient, context)
     if isinstance(found, str):
         return skipped("PERMANENT_FAILURE", found)
     key = (channel_type, recipient.address)
