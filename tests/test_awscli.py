@@ -128,3 +128,47 @@ def test_the_readme_recipe_for_the_aws_cli_works_as_pasted(tmp_path: Path) -> No
         assert [e["Id"] for e in json.loads(listed.stdout)["EndpointsResponse"]["Item"]] == ["e"]
     finally:
         server.stop()
+
+
+def test_aws_cli_enables_email_and_sends_to_a_user(server: RunningServer, app_id: str) -> None:
+    channel = aws_json(
+        server,
+        "update-email-channel",
+        "--application-id",
+        app_id,
+        "--email-channel-request",
+        "FromAddress=cli@example.com,Identity=example.com",
+    )["EmailChannelResponse"]
+    assert (channel["Platform"], channel["Enabled"], channel["Version"]) == ("EMAIL", True, 1)
+    aws_json(
+        server,
+        "update-endpoint",
+        "--application-id",
+        app_id,
+        "--endpoint-id",
+        "cli-mail",
+        "--endpoint-request",
+        '{"ChannelType":"EMAIL","Address":"reader@example.com","User":{"UserId":"cli-reader"}}',
+    )
+    request = {
+        "MessageConfiguration": {
+            "EmailMessage": {
+                "SimpleEmail": {"Subject": {"Data": "Hi"}, "TextPart": {"Data": "From the CLI"}}
+            }
+        },
+        "Users": {"cli-reader": {}},
+    }
+    sent = aws_json(
+        server,
+        "send-users-messages",
+        "--application-id",
+        app_id,
+        "--send-users-message-request",
+        json.dumps(request),
+    )["SendUsersMessageResponse"]
+    result = sent["Result"]["cli-reader"]["cli-mail"]
+    assert (result["DeliveryStatus"], result["StatusCode"], result["Address"]) == (
+        "SUCCESSFUL",
+        200,
+        "reader@example.com",
+    )

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress
 
 from openpinpoint import __version__
+from openpinpoint.cli_delivery import add_delivery_arguments, data_dir, delivery_settings
 from openpinpoint.cli_security import (
     add_keys_command,
     add_serve_arguments,
@@ -124,6 +125,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"AWS account id used in application ARNs (default {DEFAULT_ACCOUNT_ID})",
     )
     add_serve_arguments(serve_cmd)
+    add_delivery_arguments(serve_cmd)
     add_keys_command(commands)
 
     migrate_cmd = commands.add_parser(
@@ -328,6 +330,8 @@ def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         files=FileSettings(s3_endpoint_url=args.s3_endpoint_url, local_root=args.local_files),
         job_lease_seconds=args.job_lease_seconds,
         workers=args.workers,
+        delivery=delivery_settings(args, parser),
+        data_dir=data_dir(),
         **security,
     )
     try:
