@@ -331,7 +331,9 @@ class Bench:
         """A run at PACED_SHARE of the peak: each connection waits between its requests."""
         load = self.compare_load if compare else self.load
         db_url = self.compare.url if compare and self.compare else None
-        target = PACED_SHARE * peak.rps
+        # A peak of 0 (a quick run on an overloaded machine completed no request) must not
+        # divide by zero below; it still gets a paced run, at one request per second.
+        target = max(PACED_SHARE * peak.rps, 1.0)
         # Enough connections that each waits about PACED_INTERVAL_MS between requests.
         connections = max(1, min(self.args.connections, round(target * PACED_INTERVAL_MS / 1000)))
         interval_ms = connections / target * 1000
