@@ -18,6 +18,7 @@ import h2.config
 import h2.connection
 import h2.events
 import h2.exceptions
+import h2.settings
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,28 @@ class H2Server:
         conn = h2.connection.H2Connection(
             h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
         )
+        # APNs allows 1,000 concurrent streams per connection once authenticated.
+        conn.local_settings = h2.settings.Settings(
+            client=False, initial_values={h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 1000}
+        )
         conn.initiate_connection()
         writer.write(conn.data_to_send())
         pending: dict[int, tuple[dict[str, str], bytearray]] = {}
         answering: dict[int, asyncio.Task[None]] = {}
+        scheduled = False
+
+        def flush_now() -> None:
+            nonlocal scheduled
+            scheduled = False
+            if not writer.is_closing():
+                writer.write(conn.data_to_send())
+
+        def flush() -> None:
+            # Once per turn of the loop, so that many answers share one TLS record.
+            nonlocal scheduled
+            if not scheduled:
+                scheduled = True
+                asyncio.get_running_loop().call_soon(flush_now)
 
         async def answer(stream_id: int, headers: dict[str, str], body: bytes) -> None:
             request = Request(
@@ -109,7 +128,7 @@ class H2Server:
                 if response.body:
                     conn.send_data(stream_id, response.body, end_stream=True)
             answering.pop(stream_id, None)
-            writer.write(conn.data_to_send())
+            flush()
 
         try:
             while not reader.at_eof():
@@ -139,7 +158,7 @@ class H2Server:
                             task.cancel()
                     elif isinstance(event, h2.events.ConnectionTerminated):
                         return
-                writer.write(conn.data_to_send())
+                flush()
                 await writer.drain()
         except (ConnectionError, ssl.SSLError):
             pass

@@ -14,8 +14,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlsplit
 
-import httpx
 import jwt
 
 from openpinpoint.core.errors import BadRequest
@@ -25,6 +25,7 @@ from openpinpoint.core.push_credentials import (
     apns_uses_token,
 )
 from openpinpoint.delivery.base import Outcome, Push, answered, sent, unreachable
+from openpinpoint.delivery.h2client import H2Client, H2ConnectionLost, H2Response
 from openpinpoint.delivery.push_tls import Clock, tls_context, with_client_certificate
 
 APNS_URL = "https://api.push.apple.com"
@@ -46,13 +47,13 @@ class ApnsSender:
         self._sandbox_url = sandbox_url.rstrip("/")
         self._ca_file = ca_file
         self._clock = clock
-        self._clients: dict[tuple[str, str], httpx.AsyncClient] = {}
+        self._clients: dict[tuple[str, str], H2Client] = {}
         self._tokens: dict[str, _ProviderToken] = {}
 
     async def close(self) -> None:
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
-            await client.aclose()
+            await client.close()
 
     async def send(self, push: Push) -> Outcome:
         base_url = self._sandbox_url if push.platform.endswith("_SANDBOX") else self._url
@@ -74,7 +75,7 @@ class ApnsSender:
                 client = self._client(base_url, credential, credentials)
         except BadRequest as error:
             return Outcome("PERMANENT_FAILURE", 400, status_message=error.message)
-        url = f"{base_url}/3/device/{push.token}"
+        path = f"{urlsplit(base_url).path}/3/device/{quote(push.token, safe='')}"
         body = json.dumps(push.payload, separators=(",", ":"), ensure_ascii=False).encode()
         rejected: str | None = None
         try:
@@ -83,26 +84,26 @@ class ApnsSender:
                 if token_auth:
                     provider_token = self._provider_token(credential, credentials, rejected)
                     headers["authorization"] = f"bearer {provider_token}"
-                response = await client.post(url, content=body, headers=headers)
+                response = await client.request("POST", path, headers, body)
                 reason = _reason(response)
                 if not (token_auth and rejected is None and reason in RENEWABLE_REASONS):
                     break
                 rejected = provider_token
         except BadRequest as error:
             return Outcome("PERMANENT_FAILURE", 400, status_message=error.message)
-        except httpx.TransportError as error:
-            return unreachable(f"APNs: {type(error).__name__}: {error}")
-        if response.status_code == 200:
+        except H2ConnectionLost as error:
+            return unreachable(f"APNs: {error}")
+        if response.status == 200:
             return sent(response.headers.get("apns-id", ""))
         return answered(
-            response.status_code,
-            reason or response.reason_phrase,
+            response.status,
+            reason or f"HTTP {response.status}",
             address_invalid=reason in INVALID_ADDRESS_REASONS,
         )
 
     def _client(
         self, base_url: str, credential: str, certificate: Mapping[str, Any] | None
-    ) -> httpx.AsyncClient:
+    ) -> H2Client:
         key = (base_url, credential)
         client = self._clients.get(key)
         if client is None:
@@ -113,15 +114,8 @@ class ApnsSender:
                 private_key = str(certificate.get("PrivateKey"))
                 apns_certificate_topic(pem, private_key)
                 with_client_certificate(context, pem, private_key)
-            client = httpx.AsyncClient(
-                http1=False,
-                http2=True,
-                verify=context,
-                timeout=None,
-                limits=httpx.Limits(
-                    max_connections=1, max_keepalive_connections=1, keepalive_expiry=3600.0
-                ),
-            )
+            parts = urlsplit(base_url)
+            client = H2Client(f"{parts.scheme}://{parts.netloc}", context)
             self._clients[key] = client
         return client
 
@@ -151,11 +145,11 @@ def _digest(*parts: Any) -> str:
     return hashlib.sha256("\0".join(str(part) for part in parts).encode()).hexdigest()
 
 
-def _reason(response: httpx.Response) -> str:
-    if response.status_code == 200:
+def _reason(response: H2Response) -> str:
+    if response.status == 200:
         return ""
     try:
-        document = response.json()
+        document = json.loads(response.body)
     except ValueError:
         return ""
     reason = document.get("reason") if isinstance(document, dict) else None

@@ -1,19 +1,20 @@
 """FCM HTTP v1 (P1): `messages:send` with an OAuth2 access token that the service account in
 the channel's ServiceJson obtains by the JWT bearer grant (RFC 7523) at its `token_uri`.
 
-One HTTP/2 client carries every FCM request of the process (keep-alive, multiplexed). Access
+One HTTP/2 connection carries every FCM request of the process (multiplexed). Access
 tokens are cached per service account until five minutes before they expire, and one lock per
 account makes a burst of pushes fetch a single token."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
 
-import httpx
 import jwt
 
 from openpinpoint.core.errors import BadRequest
@@ -23,6 +24,7 @@ from openpinpoint.core.push_credentials import (
     service_account,
 )
 from openpinpoint.delivery.base import Outcome, Push, answered, sent, unreachable
+from openpinpoint.delivery.h2client import H2Client, H2ConnectionLost, H2Response
 from openpinpoint.delivery.push_tls import Clock, tls_context
 
 FCM_URL = "https://fcm.googleapis.com"
@@ -48,25 +50,33 @@ class _TokenFailure(Exception):
 
 class FcmSender:
     def __init__(self, base_url: str, ca_file: str | None, clock: Clock) -> None:
-        self._base_url = base_url.rstrip("/")
+        parts = urlsplit(base_url)
+        self._prefix = parts.path.rstrip("/")
         self._clock = clock
-        self._client = httpx.AsyncClient(
-            http2=True, verify=tls_context(ca_file), timeout=None, follow_redirects=False
-        )
+        self._context = tls_context(ca_file, http2_only=True)
+        self._fcm = H2Client(f"{parts.scheme}://{parts.netloc}", self._context)
+        self._token_clients: dict[str, H2Client] = {}
         self._tokens: dict[str, _AccessToken] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def close(self) -> None:
-        await self._client.aclose()
+        for client in (self._fcm, *self._token_clients.values()):
+            await client.close()
+
+    def _token_client(self, origin: str) -> H2Client:
+        client = self._token_clients.get(origin)
+        if client is None:
+            client = self._token_clients[origin] = H2Client(origin, self._context)
+        return client
 
     async def send(self, push: Push) -> Outcome:
         if not gcm_uses_service_json(push.credentials):
             return Outcome("PERMANENT_FAILURE", 400, status_message=LEGACY_FCM_MESSAGE)
         try:
-            account = service_account(str(push.credentials.get("ServiceJson")))
+            account = _account(str(push.credentials.get("ServiceJson")))
         except BadRequest as error:
             return Outcome("PERMANENT_FAILURE", 400, status_message=error.message)
-        url = f"{self._base_url}/v1/projects/{account['project_id']}/messages:send"
+        path = f"{self._prefix}/v1/projects/{quote(account['project_id'])}/messages:send"
         body = json.dumps(push.payload, separators=(",", ":")).encode()
         rejected: str | None = None
         try:
@@ -74,21 +84,22 @@ class FcmSender:
             # renewed once; a second rejection is the answer.
             for _attempt in range(2):
                 token = await self._access_token(account, rejected)
-                response = await self._client.post(
-                    url,
-                    content=body,
-                    headers={
+                response = await self._fcm.request(
+                    "POST",
+                    path,
+                    {
                         "authorization": f"Bearer {token}",
                         "content-type": "application/json; charset=UTF-8",
                     },
+                    body,
                 )
-                if response.status_code != 401 or rejected is not None:
+                if response.status != 401 or rejected is not None:
                     break
                 rejected = token
         except _TokenFailure as failure:
             return failure.outcome
-        except httpx.TransportError as error:
-            return unreachable(f"FCM: {type(error).__name__}: {error}")
+        except H2ConnectionLost as error:
+            return unreachable(f"FCM: {error}")
         return _outcome(response)
 
     async def _access_token(self, account: dict[str, str], rejected: str | None) -> str:
@@ -120,17 +131,23 @@ class FcmSender:
             algorithm="RS256",
             headers={"kid": key_id} if key_id else None,
         )
+        token_uri = urlsplit(account["token_uri"])
+        client = self._token_client(f"{token_uri.scheme}://{token_uri.netloc}")
+        form = urlencode({"grant_type": GRANT_TYPE, "assertion": assertion}).encode()
         try:
-            response = await self._client.post(
-                account["token_uri"], data={"grant_type": GRANT_TYPE, "assertion": assertion}
+            response = await client.request(
+                "POST",
+                token_uri.path or "/",
+                {"content-type": "application/x-www-form-urlencoded"},
+                form,
             )
-        except httpx.TransportError as error:
+        except H2ConnectionLost as error:
             raise _TokenFailure(unreachable(f"FCM token endpoint: {error}")) from error
         document = _json(response)
-        if response.status_code != 200:
+        if response.status != 200:
             reason = document.get("error_description") or document.get("error") or ""
             raise _TokenFailure(
-                answered(response.status_code, f"FCM token endpoint refused: {reason}".strip())
+                answered(response.status, f"FCM token endpoint refused: {reason}".strip())
             )
         value = document.get("access_token")
         if not isinstance(value, str) or not value:
@@ -142,23 +159,29 @@ class FcmSender:
         return _AccessToken(value, now + lifetime - margin)
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
+@functools.lru_cache(maxsize=256)
+def _account(service_json: str) -> dict[str, str]:
+    """The parsed account, kept: checking an RSA key costs tens of milliseconds."""
+    return service_account(service_json)
+
+
+def _json(response: H2Response) -> dict[str, Any]:
     try:
-        document = response.json()
+        document = json.loads(response.body)
     except ValueError:
         return {}
     return document if isinstance(document, dict) else {}
 
 
-def _outcome(response: httpx.Response) -> Outcome:
+def _outcome(response: H2Response) -> Outcome:
     document = _json(response)
-    if response.status_code == 200:
+    if response.status == 200:
         name = document.get("name")
         return sent(name if isinstance(name, str) else "")
     error = document.get("error")
     error = error if isinstance(error, dict) else {}
     status = str(error.get("status") or "")
-    message = str(error.get("message") or response.reason_phrase)
+    message = str(error.get("message") or f"HTTP {response.status}")
     error_code = ""
     token_fault = False
     for detail in error.get("details") or []:
@@ -172,5 +195,5 @@ def _outcome(response: httpx.Response) -> Outcome:
     address_invalid = error_code == "UNREGISTERED" or (
         status == "INVALID_ARGUMENT" and (token_fault or "registration token" in message.lower())
     )
-    label = error_code or status or str(response.status_code)
-    return answered(response.status_code, f"{label}: {message}", address_invalid=address_invalid)
+    label = error_code or status or str(response.status)
+    return answered(response.status, f"{label}: {message}", address_invalid=address_invalid)
