@@ -141,7 +141,10 @@ class H2Server:
                     break
                 for event in events:
                     if isinstance(event, h2.events.RequestReceived):
-                        pending[event.stream_id] = (dict(event.headers or []), bytearray())
+                        pending[event.stream_id] = (
+                            {str(k): str(v) for k, v in event.headers or []},
+                            bytearray(),
+                        )
                     elif isinstance(event, h2.events.DataReceived):
                         pending[event.stream_id][1].extend(event.data or b"")
                         conn.acknowledge_received_data(

@@ -16,12 +16,14 @@ import re
 import secrets
 import ssl
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import jwt
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -231,7 +233,7 @@ class FcmFake:
             return _json_response(400, {"error": "unsupported_grant_type"})
         assertion = form.get("assertion", "")
         try:
-            issuer = jwt.decode(assertion, options={"verify_signature": False}).get("iss")
+            issuer = str(jwt.decode(assertion, options={"verify_signature": False}).get("iss"))
             claims = jwt.decode(
                 assertion,
                 self.accounts[issuer],
@@ -460,3 +462,30 @@ def _certificate_uid(certificate: dict[str, Any] | None) -> str | None:
             if name == "userId":
                 return str(value)
     return None
+
+
+# Fixtures shared by the push tests (imported by name into each test module).
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return Pki(Path(tmp_path_factory.mktemp("pki")))
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def fcm(pki: Pki, clock: Clock) -> Iterator[FcmFake]:
+    fake = FcmFake(pki, clock)
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def apns(pki: Pki, clock: Clock) -> Iterator[ApnsFake]:
+    fake = ApnsFake(pki, clock)
+    yield fake
+    fake.stop()

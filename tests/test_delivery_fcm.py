@@ -4,8 +4,6 @@ bearer grant): P1 on the wire, M5 mapping of every error class, M7, token cachin
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,24 +12,9 @@ from openpinpoint.core.push import PushNotification
 from openpinpoint.core.push_payload import fcm_message
 from openpinpoint.delivery.base import Delivery, Outcome, Push
 from openpinpoint.delivery.push_direct import DirectPush
-from pushfakes import Clock, FcmFake, Pki
 
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return Pki(Path(tmp_path_factory.mktemp("pki")))
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def fcm(pki: Pki, clock: Clock) -> Iterator[FcmFake]:
-    fake = FcmFake(pki, clock)
-    yield fake
-    fake.stop()
+__all__ = ["clock", "fcm", "pki"]  # fixtures
+from pushfakes import Clock, FcmFake, Pki, clock, fcm, pki
 
 
 def gcm_delivery(token: str, credentials: dict[str, Any], **members: Any) -> Delivery:
@@ -88,7 +71,7 @@ def test_p1_access_token_is_renewed_shortly_before_it_expires(
 
     async def scenario() -> list[str]:
         backend = DirectPush(fcm_url=fcm.url, ca_file=str(pki.ca_file), clock=clock)
-        statuses = []
+        statuses: list[str] = []
         for step in (0, 3000, 600):  # 0 s, 50 min (cached), 60 min (renewed)
             clock.advance(step)
             statuses.append((await backend.deliver(gcm_delivery("t", credentials))).status)
@@ -125,7 +108,7 @@ def test_p1_token_endpoint_refusal_is_a_permanent_failure(
 
 
 @pytest.mark.parametrize(
-    ("error", "status", "code", "address_invalid"),
+    "case",
     [
         ("UNREGISTERED", "PERMANENT_FAILURE", 404, True),
         ("INVALID_TOKEN", "PERMANENT_FAILURE", 400, True),
@@ -135,14 +118,9 @@ def test_p1_token_endpoint_refusal_is_a_permanent_failure(
     ],
 )
 def test_m5_m7_fcm_error_classes(
-    fcm: FcmFake,
-    pki: Pki,
-    clock: Clock,
-    error: str,
-    status: str,
-    code: int,
-    address_invalid: bool,
+    fcm: FcmFake, pki: Pki, clock: Clock, case: tuple[str, str, int, bool]
 ) -> None:
+    error, status, code, address_invalid = case
     credentials = {"ServiceJson": fcm.service_json()}
     fcm.errors["bad"] = error
     [outcome] = deliver_all(fcm, pki, clock, [gcm_delivery("bad", credentials)])
@@ -150,7 +128,7 @@ def test_m5_m7_fcm_error_classes(
         status,
         code,
         address_invalid,
-    )
+    ), outcome
     assert error.split("_", maxsplit=1)[0] in outcome.status_message
 
 

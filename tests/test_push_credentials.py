@@ -4,12 +4,10 @@ with a message that names the member."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from pushfakes import Pki, key_pem
 
 from openpinpoint.core.errors import BadRequest
 from openpinpoint.core.push_credentials import (
@@ -18,6 +16,9 @@ from openpinpoint.core.push_credentials import (
     validate_apns_channel,
     validate_gcm_channel,
 )
+from pushfakes import Pki, key_pem, pki
+
+__all__ = ["pki"]  # fixture
 
 RSA_KEY = key_pem(rsa.generate_private_key(public_exponent=65537, key_size=2048))
 P256_KEY = key_pem(ec.generate_private_key(ec.SECP256R1()))
@@ -34,11 +35,6 @@ def service_json(**changes: Any) -> str:
     }
     account.update(changes)
     return json.dumps({k: v for k, v in account.items() if v is not None})
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return Pki(Path(tmp_path_factory.mktemp("pki")))
 
 
 def test_c2_gcm_service_json_is_accepted() -> None:
