@@ -185,7 +185,7 @@ def test_p2_a_key_apple_does_not_know_is_a_permanent_failure(
     apns: ApnsFake, pki: Pki, clock: Clock
 ) -> None:
     channel = apns.token_channel()
-    apns.token_keys.clear()
+    apns.forget_keys()
     [outcome] = deliver_all(apns, pki, clock, [apns_delivery("t", channel)])
     assert (outcome.status, outcome.status_code, outcome.status_message) == (
         "PERMANENT_FAILURE",

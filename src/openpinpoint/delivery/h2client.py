@@ -54,7 +54,14 @@ class _Connection:
     ) -> None:
         self.writer = writer
         self.h2 = h2.connection.H2Connection(
-            h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
+            h2.config.H2Configuration(
+                client_side=True,
+                header_encoding="utf-8",
+                # Our header names are lower case already; a response's headers are only
+                # read, never forwarded. Outbound values are still checked.
+                normalize_outbound_headers=False,
+                validate_inbound_headers=False,
+            )
         )
         self.h2.initiate_connection()
         self.streams: dict[int, _Stream] = {}
@@ -78,8 +85,8 @@ class _Connection:
             self.writer.write(data)
 
     def has_room(self) -> bool:
-        limit = self.h2.remote_settings.max_concurrent_streams
-        return self.h2.open_outbound_streams < limit
+        # Our own count: h2's open_outbound_streams walks every stream on each call.
+        return len(self.streams) < self.h2.remote_settings.max_concurrent_streams
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         try:
@@ -152,6 +159,8 @@ class H2Client:
         self.connections_opened = 0
 
     async def _connected(self) -> _Connection:
+        if self._connection is not None and not self._connection.closed:
+            return self._connection
         async with self._connecting:
             connection = self._connection
             if connection is None or connection.closed:
@@ -176,8 +185,9 @@ class H2Client:
         self, method: str, path: str, headers: dict[str, str], body: bytes
     ) -> H2Response:
         connection = await self._connected()
-        async with self._on_change:
-            await self._on_change.wait_for(lambda: connection.closed or connection.has_room())
+        if not connection.has_room():
+            async with self._on_change:
+                await self._on_change.wait_for(lambda: connection.closed or connection.has_room())
         if connection.closed:
             raise H2ConnectionLost("connection closed")
         conn = connection.h2
