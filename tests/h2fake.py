@@ -44,12 +44,18 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 class H2Server:
-    def __init__(self, handler: Handler, context: ssl.SSLContext) -> None:
+    def __init__(
+        self, handler: Handler, context: ssl.SSLContext, *, max_streams: int = 1000
+    ) -> None:
         context.set_alpn_protocols(["h2"])
+        self.max_streams = max_streams
+        """SETTINGS_MAX_CONCURRENT_STREAMS; APNs allows 1,000 once authenticated."""
         self._handler = handler
         self._context = context
         self.connections = 0
         """Connections accepted so far."""
+        self.most_streams = 0
+        """The most requests a connection had in progress at once."""
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.Server | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -70,6 +76,10 @@ class H2Server:
         return int(self._server.sockets[0].getsockname()[1])
 
     def stop(self) -> None:
+        """Closes the listener and every connection; stopping twice is harmless."""
+        if not self._loop.is_running():
+            return
+
         async def shut() -> None:
             assert self._server is not None
             self._server.close()
@@ -88,9 +98,9 @@ class H2Server:
         conn = h2.connection.H2Connection(
             h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
         )
-        # APNs allows 1,000 concurrent streams per connection once authenticated.
         conn.local_settings = h2.settings.Settings(
-            client=False, initial_values={h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 1000}
+            client=False,
+            initial_values={h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: self.max_streams},
         )
         conn.initiate_connection()
         writer.write(conn.data_to_send())
@@ -155,6 +165,7 @@ class H2Server:
                         answering[event.stream_id] = asyncio.create_task(
                             answer(event.stream_id, headers, bytes(body))
                         )
+                        self.most_streams = max(self.most_streams, len(answering))
                     elif isinstance(event, h2.events.StreamReset):
                         task = answering.pop(event.stream_id, None)
                         if task is not None:

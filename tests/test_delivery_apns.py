@@ -237,7 +237,6 @@ def test_m5_apns_unreachable_is_a_temporary_failure(apns: ApnsFake, pki: Pki, cl
     apns.stop()
     [outcome] = deliver_all(apns, pki, clock, [apns_delivery("t", channel)])
     assert (outcome.status, outcome.status_code) == ("TEMPORARY_FAILURE", 503)
-    apns.server = ApnsFake(pki, clock).server  # so that the fixture's stop() has a live server
 
 
 def test_p2_apns_rejects_what_a_wrong_header_would_give(

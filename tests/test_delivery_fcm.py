@@ -155,7 +155,6 @@ def test_m5_fcm_unreachable_is_a_temporary_failure(fcm: FcmFake, pki: Pki, clock
     fcm.stop()
     [outcome] = deliver_all(fcm, pki, clock, [gcm_delivery("t", credentials)])
     assert (outcome.status, outcome.status_code) == ("TEMPORARY_FAILURE", 503)
-    fcm.server = FcmFake(pki, clock).server  # so that the fixture's stop() has a live server
 
 
 def test_c2_legacy_api_key_channel_fails_permanently_without_a_request(

@@ -66,6 +66,9 @@ class _Connection:
         self.h2.initiate_connection()
         self.streams: dict[int, _Stream] = {}
         self.closed = False
+        self.settled = asyncio.Event()
+        """Set when the server's first SETTINGS arrive (or the connection ends): until then
+        its stream limit is unknown, and APNs starts with a limit of one."""
         self._flush_scheduled = False
         self._on_change = on_change
         self.flush()
@@ -128,6 +131,8 @@ class _Connection:
             self.streams.pop(event.stream_id, None)
             if not stream.done.done():
                 stream.done.set_exception(H2ConnectionLost(f"stream reset ({event.error_code})"))
+        elif isinstance(event, h2.events.RemoteSettingsChanged):
+            self.settled.set()
         elif isinstance(event, h2.events.ConnectionTerminated):
             # GOAWAY: streams the server never started may be retried on a new connection,
             # but a push is not retried within a request (M5); they fail here.
@@ -135,6 +140,7 @@ class _Connection:
 
     async def close(self) -> None:
         self.closed = True
+        self.settled.set()
         for stream in self.streams.values():
             if not stream.done.done():
                 stream.done.set_exception(H2ConnectionLost("connection closed"))
@@ -156,7 +162,6 @@ class H2Client:
         self._connection: _Connection | None = None
         self._connecting = asyncio.Lock()
         self._on_change = asyncio.Condition()
-        self.connections_opened = 0
 
     async def _connected(self) -> _Connection:
         if self._connection is not None and not self._connection.closed:
@@ -177,8 +182,12 @@ class H2Client:
                     writer.close()
                     raise H2ConnectionLost(f"{self.authority} does not speak HTTP/2")
                 connection = _Connection(reader, writer, self._on_change)
+                try:
+                    await connection.settled.wait()
+                except asyncio.CancelledError:
+                    await connection.close()
+                    raise
                 self._connection = connection
-                self.connections_opened += 1
             return connection
 
     async def request(
@@ -207,6 +216,9 @@ class H2Client:
             await self._send_body(connection, stream_id, body)
             connection.flush()
             return await stream.done
+        except h2.exceptions.ProtocolError as error:
+            # The connection was closed or reset under this request.
+            raise H2ConnectionLost(f"HTTP/2: {type(error).__name__}") from error
         finally:
             if not stream.done.done():
                 # Cancelled (a deadline): only this stream ends; the connection stays.
