@@ -293,3 +293,11 @@ def app_id(client: Any) -> str:
     return str(
         client.create_app(CreateApplicationRequest={"Name": "test"})["ApplicationResponse"]["Id"]
     )
+
+
+@pytest.fixture(scope="module")
+def keys_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A keys file holding `TEST_KEY`, for a module's servers and the keys it creates."""
+    path = tmp_path_factory.mktemp("keys") / "keys.json"
+    KeyFile(path).create(TEST_KEY)
+    return path

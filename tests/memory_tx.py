@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import msgspec
 
 from openpinpoint.core.endpoints import user_id_of
+from openpinpoint.core.predicates import Predicate
 from openpinpoint.core.shapes import EndpointResponse
 from openpinpoint.core.values import endpoint_key
 from openpinpoint.store.base import App, JobRecord, Resource, WriteTx
@@ -148,3 +149,13 @@ class MemoryTx(WriteTx):
         for key in list(self.resources):
             if key[:3] == (scope, kind, name) and version in (None, key[3]):
                 del self.resources[key]
+
+    # Segments are evaluated by SQL; the core's tests that use this double never need them.
+
+    def segment_members(
+        self, app_id: str, predicate: Predicate, after_key: str, limit: int
+    ) -> list[EndpointResponse]:
+        raise NotImplementedError("MemoryTx does not evaluate segments")
+
+    def count_segment(self, app_id: str, predicate: Predicate) -> dict[str, int]:
+        raise NotImplementedError("MemoryTx does not evaluate segments")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import msgspec
@@ -83,9 +84,41 @@ def test_delete_user_endpoints_returns_what_it_deleted() -> None:
 def test_remove_attributes_matches_globs_within_one_kind() -> None:
     tx = MemoryTx()
     update(tx, "e1", Attributes={"ab": ["1"], "ac": ["1"], "b": ["1"]}, Metrics={"ab": 1})
-    assert endpoints.remove_attributes(tx, APP, "endpoint-custom-attributes", ["a*"]) == [
+    blacklist = endpoints.check_blacklist(["a*"], [])
+    assert endpoints.remove_attributes(tx, APP, "endpoint-custom-attributes", blacklist) == [
         "ab",
         "ac",
     ]
     assert tx.attribute_names(APP, "custom") == ["b"]
     assert tx.attribute_names(APP, "metric") == ["ab"]
+
+
+@pytest.mark.parametrize(
+    ("patterns", "name", "matches"),
+    [
+        ([], "a", False),
+        (["a"], "a", True),
+        (["a"], "ab", False),
+        (["a*", "x"], "x", True),
+        (["?b"], "ab", True),
+        (["[ab]c"], "bc", True),
+        (["a.b"], "axb", False),
+        (["*a*a*a*a*a*a*a*a*a*b"], "a" * 50, False),
+        (["(", ")|.*"], "anything", False),
+    ],
+)
+def test_defect1_a_blacklist_is_one_pattern_with_fnmatch_rules(
+    patterns: list[str], name: str, matches: bool
+) -> None:
+    assert endpoints.check_blacklist(patterns, []).matches(name) is matches
+    assert endpoints.check_blacklist(patterns, [name]).checked == {name: matches}
+
+
+def test_defect1_a_blacklist_matches_only_names_new_since_it_was_checked() -> None:
+    tx = MemoryTx()
+    update(tx, "e1", Attributes={"a1": ["1"], "a2": ["1"], "b": ["1"]})
+    checked = endpoints.check_blacklist(["a*"], ["a1", "b"])
+    # Answers that differ from the pattern's show which of the two decided.
+    blacklist = dataclasses.replace(checked, checked={"a1": False, "b": True})
+    removed = endpoints.remove_attributes(tx, APP, "endpoint-custom-attributes", blacklist)
+    assert removed == ["a2", "b"]

@@ -4,17 +4,21 @@ nothing."""
 
 from __future__ import annotations
 
+import base64
 import json
 import string
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, get_args
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import RunningServer
+from conftest import RunningServer, sqlite_url
+from jobtools import wait_for_job
 from openpinpoint.core.shapes import ChannelType
 from rawhttp import raw_request
 
@@ -144,3 +148,118 @@ def test_raw_signed_user_operations(
     path = f"/v1/apps/{state.app_id}/users/{quote(user_id, safe='')}"
     response = raw_request(server.url, method, path)
     _check_status(response.status, response.header("x-amzn-ErrorType"))
+
+
+# Issue 9, defect 3: query strings, job ids and job URLs, each from hostile text as well.
+
+numbers = st.one_of(
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
+    st.text(alphabet="0123456789", min_size=1, max_size=6),
+    st.integers(min_value=1, max_value=6000).map(lambda n: "9" * n),
+    texts,
+)
+page_tokens = st.one_of(
+    st.tuples(
+        st.sampled_from(["apps", "export-jobs", "import-jobs", "other"]),
+        st.one_of(st.integers(min_value=0, max_value=2**70).map(str), numbers),
+    ).map(lambda kind_position: _token(*kind_position)),
+    texts,
+)
+
+
+def _token(kind: str, position: str) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{position}".encode()).decode().rstrip("=")
+
+
+@FUZZ
+@given(
+    listing=st.sampled_from(
+        ["/v1/apps", "/v1/apps/{app}/jobs/export", "/v1/apps/{app}/jobs/import"]
+    ),
+    query=st.dictionaries(
+        st.one_of(st.sampled_from(["page-size", "token"]), texts),
+        st.one_of(numbers, page_tokens),
+        max_size=3,
+    ),
+)
+def test_raw_signed_listing_queries(
+    server: RunningServer, state: State, listing: str, query: dict[str, str]
+) -> None:
+    path = listing.format(app=state.app_id)
+    if query:
+        path += "?" + urlencode(query, quote_via=quote)
+    response = raw_request(server.url, "GET", path)
+    _check_status(response.status, response.header("x-amzn-ErrorType"))
+
+
+@FUZZ
+@given(job_id=ids, kind=st.sampled_from(["export", "import"]))
+def test_raw_signed_job_ids(server: RunningServer, state: State, job_id: str, kind: str) -> None:
+    path = f"/v1/apps/{state.app_id}/jobs/{kind}/{quote(job_id, safe='')}"
+    response = raw_request(server.url, "GET", path)
+    assert _check_status(response.status, response.header("x-amzn-ErrorType"))
+
+
+@pytest.fixture(scope="module")
+def files_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("fuzz-files")
+
+
+@pytest.fixture(scope="module")
+def jobs_server(
+    tmp_path_factory: pytest.TempPathFactory, files_root: Path
+) -> Iterator[RunningServer]:
+    """Local files allowed under `files_root`; S3 at a closed port, so that accepted s3://
+    jobs fail at once instead of reaching out to AWS."""
+    db = tmp_path_factory.mktemp("fuzz-db") / "db.sqlite"
+    running = RunningServer(
+        sqlite_url(db),
+        "--local-files",
+        str(files_root),
+        env={
+            "OPENPINPOINT_S3_ENDPOINT_URL": "http://127.0.0.1:9",
+            "AWS_ACCESS_KEY_ID": "x",
+            "AWS_SECRET_ACCESS_KEY": "x",
+        },
+    )
+    yield running
+    running.stop()
+
+
+url_tails = st.one_of(
+    st.text(alphabet="ab/.%?#[]:@\x00 0", max_size=12),
+    texts,
+)
+
+
+@FUZZ
+@given(
+    scheme=st.sampled_from(["s3://", "s3://bucket/", "file://", "file:///", "{root}/", ""]),
+    tail=url_tails,
+    export=st.booleans(),
+)
+def test_raw_signed_job_urls(
+    jobs_server: RunningServer, files_root: Path, scheme: str, tail: str, export: bool
+) -> None:
+    """Every URL is refused with a modeled 400, or accepted and confined: whatever jobs
+    run, nothing appears outside the local files directory."""
+    client = jobs_server.client(retries={"total_max_attempts": 1})
+    app_id = client.create_app(CreateApplicationRequest={"Name": "fuzz"})["ApplicationResponse"][
+        "Id"
+    ]
+    client.update_endpoint(ApplicationId=app_id, EndpointId="e", EndpointRequest={"Address": "a"})
+    url = scheme.replace("{root}", f"file://{files_root}") + tail
+    before = set(files_root.parent.iterdir())
+    if export:
+        body = {"RoleArn": "r", "S3UrlPrefix": url}
+        path = f"/v1/apps/{app_id}/jobs/export"
+    else:
+        body = {"RoleArn": "r", "S3Url": url, "Format": "JSON"}
+        path = f"/v1/apps/{app_id}/jobs/import"
+    response = raw_request(jobs_server.url, "POST", path, json.dumps(body).encode())
+    if not _check_status(response.status, response.header("x-amzn-ErrorType")):
+        job_id = response.json()["Id"]
+        wait_for_job(client, "export" if export else "import", app_id, job_id)
+        if export and url.startswith("file://"):
+            assert list(files_root.rglob(f"{job_id}/part-*.json.gz")), url
+    assert set(files_root.parent.iterdir()) == before

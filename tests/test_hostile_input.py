@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 from collections.abc import Iterator
@@ -12,7 +13,16 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import RunningServer
+from openpinpoint.core.shapes import (
+    MAX_BLACKLIST_PATTERNS,
+    MAX_NAME_LENGTH,
+    MAX_PATTERN_LENGTH,
+    MAX_TAGS,
+    MAX_TEXT_LENGTH,
+    MAX_URL_LENGTH,
+)
 from openpinpoint.wire.app import MAX_BODY_BYTES
+from openpinpoint.wire.http import MAX_URL_BYTES
 from rawhttp import RawResponse, raw_request
 
 
@@ -225,7 +235,7 @@ def test_body_over_7mb_is_refused_without_reading_it(server: RunningServer, app_
 @pytest.fixture(scope="module")
 def impatient_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     path = tmp_path_factory.mktemp("slow") / "db.sqlite"
-    running = RunningServer(f"sqlite:///{path}", "--body-timeout", "1")
+    running = RunningServer(f"sqlite:///{path}", "--body-timeout", "1", "--header-timeout", "1")
     yield running
     running.stop()
 
@@ -246,3 +256,218 @@ def test_slow_loris_body_is_cut_off_while_others_are_served(
     assert head.startswith(b"HTTP/1.1 400")
     assert b"x-amzn-errortype: badrequestexception" in head.lower()
     assert "not received within 1 seconds" in json.loads(body)["Message"]
+
+
+# Issue 9, defect 1: work that grows with an input bounded only by the 7 MB body is capped.
+
+
+def test_defect1_a_huge_blacklist_is_refused_with_its_limit(
+    server: RunningServer, app_id: str
+) -> None:
+    body = json.dumps({"Blacklist": [f"*a{i}*b*c*" for i in range(33_000)]}).encode()
+    path = f"/v1/apps/{app_id}/attributes/endpoint-custom-attributes"
+    message = modeled(raw_request(server.url, "PUT", path, body), 400, "BadRequestException")
+    assert "Blacklist" in message
+    assert str(MAX_BLACKLIST_PATTERNS) in message
+
+
+def test_defect1_a_long_blacklist_pattern_is_refused_with_its_limit(
+    server: RunningServer, app_id: str
+) -> None:
+    body = json.dumps({"Blacklist": ["*" * (MAX_PATTERN_LENGTH + 1)]}).encode()
+    path = f"/v1/apps/{app_id}/attributes/endpoint-custom-attributes"
+    message = modeled(raw_request(server.url, "PUT", path, body), 400, "BadRequestException")
+    assert "Blacklist" in message
+    assert str(MAX_PATTERN_LENGTH) in message
+
+
+def test_defect1_a_blacklist_at_the_limit_removes_what_it_matches(client: Any, app_id: str) -> None:
+    client.update_endpoint(
+        ApplicationId=app_id,
+        EndpointId="ep",
+        EndpointRequest={"Attributes": {"keep": ["v"], "drop_me": ["v"], "x7": ["v"]}},
+    )
+    patterns = ["drop*", "x?", *(f"*q{i}*r*s*t*" for i in range(MAX_BLACKLIST_PATTERNS - 2))]
+    removed = client.remove_attributes(
+        ApplicationId=app_id,
+        AttributeType="endpoint-custom-attributes",
+        UpdateAttributesRequest={"Blacklist": patterns},
+    )["AttributesResource"]["Attributes"]
+    assert removed == ["drop_me", "x7"]
+
+
+def test_defect1_untag_with_too_many_keys_is_refused(client: Any, app_id: str) -> None:
+    arn = client.get_app(ApplicationId=app_id)["ApplicationResponse"]["Arn"]
+    with pytest.raises(ClientError) as caught:
+        client.untag_resource(ResourceArn=arn, TagKeys=[f"k{i}" for i in range(MAX_TAGS + 1)])
+    error = caught.value.response["Error"]
+    assert error["Code"] == "BadRequestException"
+    assert "tagKeys" in error["Message"]
+    assert str(MAX_TAGS) in error["Message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "member", "limit"),
+    [
+        ("/v1/apps", {"Name": "n" * (MAX_NAME_LENGTH + 1)}, "Name", MAX_NAME_LENGTH),
+        (
+            "/v1/apps/{app}/jobs/import",
+            {"Format": "CSV", "RoleArn": "r", "S3Url": "s3://b/" + "k" * MAX_URL_LENGTH},
+            "S3Url",
+            MAX_URL_LENGTH,
+        ),
+        (
+            "/v1/apps/{app}/jobs/export",
+            {"RoleArn": "r" * (MAX_TEXT_LENGTH + 1), "S3UrlPrefix": "s3://b/k/"},
+            "RoleArn",
+            MAX_TEXT_LENGTH,
+        ),
+    ],
+    ids=["app-name", "import-url", "role-arn"],
+)
+def test_defect1_stored_strings_are_capped(
+    server: RunningServer,
+    app_id: str,
+    *,
+    path: str,
+    body: dict[str, str],
+    member: str,
+    limit: int,
+) -> None:
+    raw = json.dumps(body).encode()
+    response = raw_request(server.url, "POST", path.format(app=app_id), raw)
+    message = modeled(response, 400, "BadRequestException")
+    assert member in message
+    assert str(limit) in message
+
+
+# Issue 9, defect 3: hostile query strings and URLs give 4xx, never 500.
+
+
+def _offset_token(kind: str, position: str) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{position}".encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("GET", "/v1/apps?page-size=" + "9" * 5000, None, 400),
+        ("GET", "/v1/apps/{app}/jobs/export?page-size=" + "9" * 5000, None, 400),
+        ("GET", "/v1/apps/{app}/jobs/import?page-size=" + "1" * 5000, None, 400),
+        ("GET", "/v1/apps?token=" + _offset_token("apps", str(2**63)), None, 400),
+        ("GET", "/v1/apps?token=" + _offset_token("apps", "1" * 5000), None, 400),
+        (
+            "GET",
+            "/v1/apps/{app}/jobs/export?token=" + _offset_token("export-jobs", str(2**64)),
+            None,
+            400,
+        ),
+        ("GET", "/v1/apps/{app}/jobs/export/a%00b", None, 404),
+        ("GET", "/v1/apps/{app}/jobs/import/%00", None, 404),
+        ("POST", "/v1/apps/{app}/jobs/export", {"RoleArn": "r", "S3UrlPrefix": "s3://[x/y"}, 400),
+        ("POST", "/v1/apps/{app}/jobs/export", {"RoleArn": "r", "S3UrlPrefix": "file://[x/y"}, 400),
+        (
+            "POST",
+            "/v1/apps/{app}/jobs/import",
+            {"Format": "JSON", "RoleArn": "r", "S3Url": "s3://[x/y"},
+            400,
+        ),
+        (
+            "POST",
+            "/v1/apps/{app}/jobs/import",
+            {"Format": "JSON", "RoleArn": "r", "S3Url": "file://[x/y"},
+            400,
+        ),
+    ],
+    ids=[
+        "apps-page-size-5000-digits",
+        "export-jobs-page-size-5000-digits",
+        "import-jobs-page-size-5000-digits",
+        "token-offset-2^63",
+        "token-offset-5000-digits",
+        "export-jobs-token-offset-2^64",
+        "export-job-id-nul",
+        "import-job-id-nul",
+        "export-s3-invalid-ipv6",
+        "export-file-invalid-ipv6",
+        "import-s3-invalid-ipv6",
+        "import-file-invalid-ipv6",
+    ],
+)
+def test_defect3_hostile_query_or_url_gives_4xx(
+    server: RunningServer,
+    app_id: str,
+    *,
+    method: str,
+    path: str,
+    body: dict[str, str] | None,
+    status: int,
+) -> None:
+    raw = json.dumps(body).encode() if body is not None else None
+    response = raw_request(server.url, method, path.format(app=app_id), raw)
+    modeled(response, status, "BadRequestException" if status == 400 else "NotFoundException")
+
+
+# Issue 9, "Also": what the HTTP parser refuses, and slow headers.
+
+
+def test_also_a_url_over_64kb_gets_a_modeled_400(server: RunningServer) -> None:
+    with _connect(server.url) as sock:
+        sock.sendall(f"GET /v1/apps?x={'a' * 70_000} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        head, body = _read_response(sock)
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b"x-amzn-errortype: badrequestexception" in head.lower()
+    assert b"x-amzn-requestid: " in head.lower()
+    assert f"{MAX_URL_BYTES}" in json.loads(body)["Message"]
+
+
+def test_also_a_garbled_request_line_gets_a_modeled_400(server: RunningServer) -> None:
+    with _connect(server.url) as sock:
+        sock.sendall(b"GET /v1/apps HTTP/9\x00\r\n\r\n")
+        head, body = _read_response(sock)
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b"x-amzn-errortype: badrequestexception" in head.lower()
+    assert json.loads(body)["Message"]
+
+
+def test_also_slow_headers_are_cut_off_while_others_are_served(
+    impatient_server: RunningServer,
+) -> None:
+    client = impatient_server.client()
+    with _connect(impatient_server.url) as sock:
+        sock.sendall(b"GET /v1/apps HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        app = client.create_app(CreateApplicationRequest={"Name": "served"})
+        sock.sendall(b"still")
+        head, body = _read_response(sock)
+    assert app["ApplicationResponse"]["Name"] == "served"
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b"x-amzn-errortype: badrequestexception" in head.lower()
+    assert "headers were not received within 1 seconds" in json.loads(body)["Message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "names"),
+    [
+        pytest.param(b'{"Dimensions": ', "JSON", id="malformed"),
+        pytest.param(b'{"Dimensions": {"Attributes": {"a": "x"}}}', "Attributes", id="wrong-type"),
+        pytest.param(b'{"Dimensions": {"Behavior": {"Recency": {}}}}', "Recency", id="missing"),
+        pytest.param(b'{"Dimensions": {"Weather": {}}}', "Weather", id="unknown-member"),
+        pytest.param(
+            b'{"Dimensions": {"Attributes": {"a": {"Values": ["x\\u0000"]}}}}', "NUL", id="nul"
+        ),
+        pytest.param(
+            b'{"SegmentGroups": {"Groups": [{"SourceSegments": [{"Id": "\'; DROP TABLE x"}]}]}}',
+            "does not exist",
+            id="sql-looking-source",
+        ),
+        pytest.param(
+            b'{"Dimensions": {"Attributes": ' + nested(10_000) + b"}}", "Attributes", id="deep"
+        ),
+    ],
+)
+def test_bad_segment_bodies_are_refused(
+    server: RunningServer, client: Any, app_id: str, body: bytes, names: str
+) -> None:
+    response = raw_request(server.url, "POST", f"/v1/apps/{app_id}/segments", body)
+    assert names in modeled(response, 400, "BadRequestException")
+    assert client.get_segments(ApplicationId=app_id)["SegmentsResponse"]["Item"] == []

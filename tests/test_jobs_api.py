@@ -285,10 +285,10 @@ def test_job_operations_answer_unknown_apps_jobs_and_bad_input(
             ImportJobRequest={"RoleArn": ROLE, "S3Url": folder.as_uri(), "Format": "CSV"},
         )
     assert _error(excinfo)[0] == "NotFoundException"
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"S3UrlPrefix": "https://example.com/x"}, "S3UrlPrefix"),
         ({"S3UrlPrefix": "file:///etc"}, "outside the local files directory"),
-        ({"S3UrlPrefix": folder.as_uri(), "SegmentId": "s"}, "SegmentId"),
+        ({"S3UrlPrefix": folder.as_uri(), "SegmentVersion": 1}, "SegmentId"),
     ]
     for request, message in cases:
         with pytest.raises(ClientError) as excinfo:

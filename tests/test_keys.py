@@ -35,13 +35,6 @@ def error_code(call: Any, **kwargs: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-def keys_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("keys") / "keys.json"
-    KeyFile(path).create(TEST_KEY)
-    return path
-
-
-@pytest.fixture(scope="module")
 def scoped_server(keys_file: Path) -> Iterator[RunningServer]:
     running = RunningServer(
         f"sqlite:///{keys_file.parent / 'db.sqlite'}", "--keys-file", str(keys_file)

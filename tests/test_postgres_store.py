@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
+from botocore.exceptions import ClientError
 from psycopg import errors
 
 from conftest import STORES, PostgresDatabases, RunningServer, new_store_url, start_servers
+from openpinpoint.core.errors import ServiceUnavailable
 from openpinpoint.core.shapes import EndpointResponse
 from openpinpoint.store.base import WriteTx
 from openpinpoint.store.open import open_store
@@ -154,19 +159,13 @@ def test_requests_succeed_after_the_database_closes_the_servers_connections(
     next requests run on new ones instead of failing."""
     server = RunningServer(postgres_url)
     try:
-        client = server.client(retries={"max_attempts": 1})
+        client = server.client(retries={"total_max_attempts": 1})
         app_id = client.create_app(CreateApplicationRequest={"Name": "survivor"})[
             "ApplicationResponse"
         ]["Id"]
         with ThreadPoolExecutor(8) as pool:  # open several pooled connections
             list(pool.map(lambda _: client.get_app(ApplicationId=app_id), range(32)))
-        with psycopg.connect(postgres_url, autocommit=True) as admin:
-            ended = admin.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            ).fetchone()
-        assert ended is not None
-        assert ended[0] >= 1
+        assert _terminate_backends(postgres_url) >= 1
 
         for n in range(4):
             client.update_endpoint(
@@ -176,6 +175,128 @@ def test_requests_succeed_after_the_database_closes_the_servers_connections(
     finally:
         server.stop()
     assert "database connection lost" in server.log
+
+
+def _terminate_backends(postgres_url: str) -> int:
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        ended = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+    assert ended is not None
+    return int(ended[0])
+
+
+@pytest.mark.postgres
+def test_defect5_connections_lost_before_commit_never_give_a_500(postgres_url: str) -> None:
+    """Backends terminated again and again under a load of writes: every request lost
+    before COMMIT runs again on a new connection. Only a connection lost during COMMIT (the
+    outcome unknown) may answer 500, and then says so. The client never retries."""
+    server = RunningServer(postgres_url)
+    outcomes: Counter[str] = Counter()
+    done = threading.Event()
+    progress = threading.Semaphore(0)
+    try:
+        client = server.client(retries={"total_max_attempts": 1})
+        app_id = client.create_app(CreateApplicationRequest={"Name": "load"})[
+            "ApplicationResponse"
+        ]["Id"]
+
+        def write(worker: int) -> None:
+            n = 0
+            while not done.is_set():
+                n += 1
+                request = {"Address": f"a{worker}-{n}", "User": {"UserId": f"u{n % 7}"}}
+                try:
+                    client.update_endpoint(
+                        ApplicationId=app_id,
+                        EndpointId=f"e{worker}-{n % 5}",
+                        EndpointRequest=request,
+                    )
+                    outcomes["ok"] += 1
+                except ClientError as error:
+                    status = error.response["ResponseMetadata"]["HTTPStatusCode"]
+                    message = error.response["Error"]["Message"]
+                    lost_in_commit = status == 500 and "while committing" in message
+                    outcomes["lost in COMMIT" if lost_in_commit else f"{status}: {message}"] += 1
+                progress.release()
+
+        with ThreadPoolExecutor(6) as pool:
+            workers = [pool.submit(write, worker) for worker in range(6)]
+            for _ in range(8):
+                for _ in range(30):  # some writes between two terminations
+                    progress.acquire()
+                _terminate_backends(postgres_url)
+            done.set()
+            for worker in workers:
+                worker.result()
+    finally:
+        done.set()
+        server.stop()
+    assert set(outcomes) <= {"ok", "lost in COMMIT"}, outcomes
+    assert "database connection lost" in server.log
+
+
+class Relay:
+    """A TCP relay to PostgreSQL that can cut every connection and refuse new ones: a
+    database outage, as the server sees it."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._target = (host, port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                near, _ = self._listener.accept()
+            except OSError:
+                return
+            far = socket.create_connection(self._target)
+            self._sockets += [near, far]
+            for source, sink in ((near, far), (far, near)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept(), which close() would not
+        self._listener.close()
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+@pytest.mark.postgres
+def test_also_a_database_outage_is_a_503_that_says_so(postgres_url: str) -> None:
+    asyncio.run(PostgresStore(postgres_url).close())  # migrated before the relay is in the way
+    parts = urlsplit(postgres_url)
+    assert parts.hostname is not None
+    relay = Relay(parts.hostname, parts.port or 5432)
+    relayed = parts._replace(netloc=f"{parts.username}@127.0.0.1:{relay.port}").geturl()
+
+    async def run() -> None:
+        store = PostgresStore(relayed, size=2, wait=1.0)
+        try:
+            assert await store.read(lambda tx: tx.get_app(APP)) is None
+            relay.cut()
+            with pytest.raises(ServiceUnavailable) as caught:
+                await store.read(lambda tx: tx.get_app(APP))
+            assert "database is unreachable" in caught.value.message
+        finally:
+            await store.close()
+
+    asyncio.run(run())
 
 
 def test_logged_urls_hide_the_password() -> None:

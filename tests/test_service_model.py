@@ -10,7 +10,7 @@ import pytest
 from botocore.model import OperationModel, Shape, StructureShape
 
 from conftest import RunningServer
-from openpinpoint.core import shapes
+from openpinpoint.core import segment_shapes, shapes, template_shapes
 from openpinpoint.wire.operations import OPERATIONS, Operation
 from rawhttp import raw_request
 
@@ -93,7 +93,13 @@ def test_every_emitted_member_exists_in_the_output_shape(operation: Operation) -
     assert output is not None
     assert output.serialization.get("payload") == operation.output
     payload_shape = output.members[operation.output]
-    _assert_members_exist(getattr(shapes, payload_shape.name), payload_shape, operation.output)
+    # Each feature keeps its shapes in a module of its own.
+    struct = next(
+        found
+        for module in (shapes, template_shapes, segment_shapes)
+        if (found := getattr(module, payload_shape.name, None)) is not None
+    )
+    _assert_members_exist(struct, payload_shape, operation.output)
 
 
 def _assert_json_fits(value: Any, shape: Shape, path: str) -> None:

@@ -19,10 +19,12 @@ from openpinpoint.cli_security import (
     keys_main,
     serve_settings,
 )
+from openpinpoint.cli_segments import add_segment_command, segment_main
 from openpinpoint.core.jobs import DEFAULT_LEASE_SECONDS
 from openpinpoint.core.provider import DEFAULT_ACCOUNT_ID
 from openpinpoint.files import LOCAL_FILES_ENV, S3_ENDPOINT_ENV, FileSettings
 from openpinpoint.keys import KeyFileError
+from openpinpoint.preview import PreviewError, Request, load, print_preview
 from openpinpoint.server import DEFAULT_HOST, DEFAULT_PORT, ServerSettings, serve
 from openpinpoint.store.copy import (
     Counts,
@@ -167,10 +169,29 @@ def _parser() -> argparse.ArgumentParser:
         help="the files' format (default: from each file name)",
     )
     _add_store_options(import_cmd)
+
+    render_cmd = commands.add_parser(
+        "render",
+        help="print a message template rendered for an endpoint or user",
+        description="Render a stored message template for a real endpoint, or for each of a "
+        "user's endpoints on the template's channel, as the recipient would receive it, "
+        "without sending anything. Works on the database directly; no server needs to run.",
+    )
+    render_cmd.add_argument("name", metavar="NAME", help="template name")
+    render_cmd.add_argument(
+        "--type", required=True, choices=["email", "sms", "push"], help="template type"
+    )
+    render_cmd.add_argument("--version", metavar="V", help="template version (default: active)")
+    render_cmd.add_argument("--app", required=True, metavar="ID", help="application id")
+    recipient = render_cmd.add_mutually_exclusive_group(required=True)
+    recipient.add_argument("--endpoint", metavar="ID", help="endpoint id")
+    recipient.add_argument("--user", metavar="ID", help="user id")
+    _add_db_option(render_cmd)
+    add_segment_command(commands, _add_store_options)
     return parser
 
 
-def _add_store_options(command: argparse.ArgumentParser) -> None:
+def _add_db_option(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--db",
         metavar="URL",
@@ -179,6 +200,10 @@ def _add_store_options(command: argparse.ArgumentParser) -> None:
         "postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE "
         "(default: SQLite in the data directory; $OPENPINPOINT_DB)",
     )
+
+
+def _add_store_options(command: argparse.ArgumentParser) -> None:
+    _add_db_option(command)
     command.add_argument(
         "--s3-endpoint-url",
         metavar="URL",
@@ -217,6 +242,23 @@ def _transfer(args: argparse.Namespace) -> int:
     return 1 if summary.failed_jobs or summary.failures else 0
 
 
+def _render(args: argparse.Namespace) -> int:
+    request = Request(
+        name=args.name,
+        template_type=args.type,
+        version=args.version,
+        app_id=args.app,
+        endpoint_id=args.endpoint,
+        user_id=args.user,
+    )
+    try:
+        template, recipients = asyncio.run(load(args.db or default_url(), request))
+    except (PreviewError, StoreURLError, RuntimeError) as error:
+        print(f"openpinpoint: {error}", file=sys.stderr)
+        return 1
+    return 0 if print_preview(template, recipients, sys.stdout) else 1
+
+
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
@@ -233,8 +275,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return keys_main(args, parser)
     if args.command in ("export", "import"):
         return _transfer(args)
+    if args.command == "segment":
+        return segment_main(args)
     if args.command == "migrate-store":
         return migrate_store(args.source, args.target)
+    if args.command == "render":
+        return _render(args)
     if args.command == "serve":
         url = args.db or default_url()
         try:

@@ -12,6 +12,7 @@ from typing import Any
 from openpinpoint.core.values import is_resource_id
 from openpinpoint.keys import KEYS_FILE_ENV, KeyFile, KeyFileError, default_keys_path, new_key
 from openpinpoint.wire.app import DEFAULT_BODY_TIMEOUT
+from openpinpoint.wire.http import DEFAULT_HEADER_TIMEOUT
 
 
 def _keys_file_arg(parser: argparse._ActionsContainer) -> None:
@@ -57,6 +58,14 @@ def add_serve_arguments(serve_cmd: argparse.ArgumentParser) -> None:
         help="time a client has to send a request body before it gets 400 and its "
         f"connection is closed (default {DEFAULT_BODY_TIMEOUT:g})",
     )
+    group.add_argument(
+        "--header-timeout",
+        type=float,
+        metavar="SECONDS",
+        default=DEFAULT_HEADER_TIMEOUT,
+        help="time a client has to send a request's line and headers before it gets 400 and "
+        f"its connection is closed (default {DEFAULT_HEADER_TIMEOUT:g})",
+    )
     group.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")
     group.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
 
@@ -67,14 +76,15 @@ def serve_settings(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
         parser.error("--tls-cert and --tls-key go together")
     if args.throttle_rate < 0 or (args.throttle_burst is not None and args.throttle_burst < 1):
         parser.error("--throttle-rate must be 0 or more and --throttle-burst at least 1")
-    if args.body_timeout <= 0:
-        parser.error("--body-timeout must be more than 0 seconds")
+    if args.body_timeout <= 0 or args.header_timeout <= 0:
+        parser.error("--body-timeout and --header-timeout must be more than 0 seconds")
     return {
         "auth": args.auth,
         "keys_file": args.keys_file.resolve() if args.keys_file else None,
         "throttle_rate": args.throttle_rate,
         "throttle_burst": args.throttle_burst,
         "body_timeout": args.body_timeout,
+        "header_timeout": args.header_timeout,
         "tls_cert": args.tls_cert,
         "tls_key": args.tls_key,
     }

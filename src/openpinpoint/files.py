@@ -10,14 +10,16 @@ anywhere else on the server's machine.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 S3_ENDPOINT_ENV = "OPENPINPOINT_S3_ENDPOINT_URL"
 LOCAL_FILES_ENV = "OPENPINPOINT_LOCAL_FILES"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class FileError(Exception):
@@ -35,11 +37,33 @@ class FileSettings:
     """Allow any local path: the CLI runs as its user, with that user's rights."""
 
 
+def _split(url: str) -> SplitResult:
+    """The URL's parts, refusing what could make a URL name something else than it seems.
+
+    A `?` or `#` ends the path: `file:///DIR/x?` + `/JOB/part` would still name `DIR/x`, so
+    pieces written "under" such a prefix would overwrite it. Control characters (a NUL
+    above all) cannot be in a file name, and have no business in an object key.
+    """
+    if "?" in url or "#" in url:
+        raise FileError(f"{url!r} must not contain '?' or '#'")
+    if _CONTROL.search(url) or _CONTROL.search(unquote(url)):
+        raise FileError(f"{url!r} must not contain control characters")
+    try:
+        return urlsplit(url)
+    except ValueError as error:
+        raise FileError(f"{url!r} is not a valid URL: {error}") from None
+
+
 def _s3_parts(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    if not parts.netloc or parts.query or parts.fragment:
+    parts = _split(url)
+    if not parts.netloc:
         raise FileError(f"{url!r} is not an S3 URL of the form s3://bucket/key")
-    return parts.netloc, parts.path.lstrip("/")
+    key = parts.path.lstrip("/")
+    # Some S3-compatible stores (and HTTP libraries) resolve dot segments: a key with them
+    # might name an object outside the prefix it seems to be under.
+    if {".", ".."} & set(key.split("/")):
+        raise FileError(f"{url!r}: an S3 key must not contain '.' or '..' segments")
+    return parts.netloc, key
 
 
 class Files:
@@ -118,8 +142,17 @@ class Files:
         except Exception as error:
             raise FileError(f"cannot write {url!r}: {_s3_error(error)}") from error
 
+    def local_folder(self, url: str) -> str | None:
+        """For a `file://` URL inside the local files directory, the name of the folder of
+        that directory it is in (None for the directory itself, or other URLs)."""
+        root = self.settings.local_root
+        if not url.startswith("file://") or root is None:
+            return None
+        inside = _resolve(url, self._local_path(url)).relative_to(_resolve(url, root))
+        return inside.parts[0] if inside.parts else None
+
     def _local_path(self, url: str) -> Path:
-        parts = urlsplit(url)
+        parts = _split(url)
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
             raise FileError(f"{url!r} is not a local URL of the form file:///absolute/path")
         path = Path(os.path.normpath(unquote(parts.path)))
@@ -131,8 +164,8 @@ class Files:
                 f"{url!r}: file:// URLs are switched off on this server; start it with "
                 f"--local-files DIR (${LOCAL_FILES_ENV}) to allow paths inside DIR"
             )
-        root = root.resolve()
-        if not path.resolve().is_relative_to(root):
+        root = _resolve(url, root)
+        if not _resolve(url, path).is_relative_to(root):
             raise FileError(f"{url!r} is outside the local files directory {root.as_uri()}")
         return path
 
@@ -152,6 +185,13 @@ class Files:
                     ),
                 )
             return self._s3_client
+
+
+def _resolve(url: str, path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as error:  # a symlink loop, say
+        raise FileError(f"{url!r}: cannot resolve {str(path)!r}: {error}") from None
 
 
 def _s3_error(error: Exception) -> str:

@@ -21,6 +21,7 @@ from openpinpoint.store.base import Store
 from openpinpoint.store.open import open_store
 from openpinpoint.wire.app import DEFAULT_BODY_TIMEOUT, PinpointApp
 from openpinpoint.wire.auth import Authenticator, NoAuthentication
+from openpinpoint.wire.http import DEFAULT_HEADER_TIMEOUT, PinpointConfig
 from openpinpoint.wire.sigv4 import SigV4Authenticator
 from openpinpoint.wire.throttle import Throttle
 
@@ -48,6 +49,7 @@ class ServerSettings:
     throttle_burst: float | None = None
     """Requests a key may make at once; None means the rate (at least 1)."""
     body_timeout: float = DEFAULT_BODY_TIMEOUT
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
     tls_cert: str | None = None
     tls_key: str | None = None
 
@@ -202,11 +204,11 @@ def serve(settings: ServerSettings) -> None:
     url = f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
     if settings.auth == "sigv4":
         create_first_key(KeyFile(settings.keys_path), url)
-    config = uvicorn.Config(
+    config = PinpointConfig(
         AppFactory(settings, url),
+        header_timeout=settings.header_timeout,
         factory=True,
         workers=settings.workers,
-        http="httptools",
         loop="uvloop",
         lifespan="on",
         log_config=None,

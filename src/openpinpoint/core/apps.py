@@ -12,7 +12,8 @@ from openpinpoint.store.base import App, ReadTx, WriteTx
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
-_APP_ARN = re.compile(r"arn:aws:mobiletargeting:[^:]*:[^:]*:apps/(?P<id>[^/]+)")
+# An application's ARN, or the ARN of something inside it (a segment: `/segments/ID`).
+_APP_ARN = re.compile(r"arn:aws:mobiletargeting:[^:]*:[^:]*:apps/(?P<id>[^/]+)(?:/segments/[^/]+)?")
 
 
 def app_arn(region: str, account_id: str, app_id: str) -> str:
@@ -54,7 +55,10 @@ def page_size(value: str | None) -> int:
     """G10: `page-size` is a string holding 1-1000; default 100."""
     if value is None:
         return DEFAULT_PAGE_SIZE
-    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= MAX_PAGE_SIZE:
+    # The length first: int() of thousands of digits is slow, and refused past 4,300.
+    if len(value) > 4 or not value.isascii() or not value.isdigit():
+        raise BadRequest(f"page-size must be a whole number from 1 to {MAX_PAGE_SIZE}")
+    if not 1 <= int(value) <= MAX_PAGE_SIZE:
         raise BadRequest(f"page-size must be a whole number from 1 to {MAX_PAGE_SIZE}")
     return int(value)
 
@@ -78,20 +82,39 @@ def list_apps(
     return apps, next_token
 
 
-def tag(tx: WriteTx, arn: str, tags: dict[str, str]) -> None:
-    app = app_by_arn(tx, arn)
-    merged = {**app.tags, **tags}
+def merged_tags(current: dict[str, str], tags: dict[str, str]) -> dict[str, str]:
+    """TagResource's result on a resource that has `current`."""
+    merged = {**current, **tags}
     if len(merged) > MAX_TAGS:
         raise BadRequest(
             f"A resource can have at most {MAX_TAGS} tags; this request would give it {len(merged)}"
         )
-    app.tags = merged
+    return merged
+
+
+def remaining_tags(current: dict[str, str], keys: list[str]) -> dict[str, str]:
+    """UntagResource's result on a resource that has `current`."""
+    if not keys:
+        raise BadRequest("tagKeys is required and must name at least one tag key")
+    if len(keys) > MAX_TAGS:
+        raise BadRequest(
+            f"tagKeys names {len(keys)} keys; at most {MAX_TAGS} may be removed at once"
+        )
+    removed = set(keys)
+    return {k: v for k, v in current.items() if k not in removed}
+
+
+def tag(tx: WriteTx, arn: str, tags: dict[str, str]) -> None:
+    app = app_by_arn(tx, arn)
+    app.tags = merged_tags(app.tags, tags)
     tx.update_app(app)
 
 
 def untag(tx: WriteTx, arn: str, keys: list[str]) -> None:
-    if not keys:
-        raise BadRequest("tagKeys is required and must name at least one tag key")
     app = app_by_arn(tx, arn)
-    app.tags = {k: v for k, v in app.tags.items() if k not in set(keys)}
+    app.tags = remaining_tags(app.tags, keys)
     tx.update_app(app)
+
+
+def tags(tx: ReadTx, arn: str) -> dict[str, str]:
+    return app_by_arn(tx, arn).tags

@@ -41,15 +41,26 @@ class PayloadTooLarge(PinpointError):
     status = 413
 
 
-class TooManyRequests(PinpointError):
-    code = "TooManyRequestsException"
-    status = 429
+class RetryLater(PinpointError):
+    """An error that a retry after `retry_after` seconds may not meet (sent as Retry-After)."""
 
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
 
+class TooManyRequests(RetryLater):
+    code = "TooManyRequestsException"
+    status = 429
+
+
 class InternalServerError(PinpointError):
     code = "InternalServerErrorException"
     status = 500
+
+
+class ServiceUnavailable(RetryLater):
+    """Not modeled by Pinpoint; botocore raises it as a ClientError and retries a 503."""
+
+    code = "ServiceUnavailableException"
+    status = 503

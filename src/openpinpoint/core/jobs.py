@@ -31,10 +31,13 @@ from typing import TypeVar
 import msgspec
 from msgspec import UNSET, Struct
 
-from openpinpoint.core import apps, endpoints, formats
+from openpinpoint.core import apps, endpoints, formats, segments
+from openpinpoint.core.access import FULL_ACCESS, Access
 from openpinpoint.core.endpoints import Origin, Stamp
-from openpinpoint.core.errors import BadRequest, NotFound
+from openpinpoint.core.errors import BadRequest, Forbidden, NotFound
 from openpinpoint.core.formats import HeaderError, Row
+from openpinpoint.core.predicates import Predicate
+from openpinpoint.core.segment_shapes import MAX_NAME
 from openpinpoint.core.shapes import (
     EndpointResponse,
     ExportJobResource,
@@ -51,6 +54,7 @@ from openpinpoint.core.values import (
     encode_page_token,
     endpoint_key,
     format_date,
+    is_resource_id,
     new_resource_id,
 )
 from openpinpoint.files import FileError, Files
@@ -84,6 +88,8 @@ class ImportState(Struct, tag="IMPORT", kw_only=True):
     line: int = 0
     """Lines of `sources[source_index]` already done."""
     attempts: int = 0
+    segment: segments.Members | None = None
+    """The members gathered so far when the job defines or replaces a segment (S6)."""
 
 
 State = ExportState | ImportState
@@ -144,7 +150,9 @@ def _finish(state: State, status: JobStatus, reason: str, now: datetime) -> None
 
 def _stored_state(tx: ReadTx, app_id: str, job_id: str, job_type: str) -> State:
     apps.require_app(tx, app_id)
-    record = tx.get_job(app_id, job_id)
+    # Job ids are 32 hex characters (G8); others (a NUL, say, which PostgreSQL refuses in a
+    # query) are simply unknown.
+    record = tx.get_job(app_id, job_id) if is_resource_id(job_id) else None
     if record is None or record.type != job_type:
         raise NotFound(f"{job_type.title()} job {job_id!r} not found in application {app_id}")
     return _decode_state(record.doc)
@@ -162,16 +170,20 @@ def import_job(tx: ReadTx, app_id: str, job_id: str) -> ImportJobResponse:
     return state.job
 
 
-def export_jobs(tx: ReadTx, app_id: str, size: int, after: int) -> ExportJobsResponse:
-    states, token = _page(tx, app_id, "EXPORT", size, after)
+def export_jobs(
+    tx: ReadTx, app_id: str, size: int, after: int, segment_id: str | None = None
+) -> ExportJobsResponse:
+    states, token = _page(tx, app_id, "EXPORT", size, after, segment_id=segment_id)
     page = ExportJobsResponse(item=[s.job for s in states if isinstance(s, ExportState)])
     if token is not None:
         page.next_token = token
     return page
 
 
-def import_jobs(tx: ReadTx, app_id: str, size: int, after: int) -> ImportJobsResponse:
-    states, token = _page(tx, app_id, "IMPORT", size, after)
+def import_jobs(
+    tx: ReadTx, app_id: str, size: int, after: int, segment_id: str | None = None
+) -> ImportJobsResponse:
+    states, token = _page(tx, app_id, "IMPORT", size, after, segment_id=segment_id)
     page = ImportJobsResponse(item=[s.job for s in states if isinstance(s, ImportState)])
     if token is not None:
         page.next_token = token
@@ -179,14 +191,27 @@ def import_jobs(tx: ReadTx, app_id: str, size: int, after: int) -> ImportJobsRes
 
 
 def _page(
-    tx: ReadTx, app_id: str, job_type: str, size: int, after: int
+    tx: ReadTx, app_id: str, job_type: str, size: int, after: int, *, segment_id: str | None
 ) -> tuple[list[State], str | None]:
-    """One page of an app's jobs of one type, oldest first, and the NextToken (G10)."""
+    """One page of an app's jobs of one type, oldest first, and the NextToken (G10); only
+    the jobs that name `segment_id` when it is given (S7)."""
     apps.require_app(tx, app_id)
-    rows = tx.list_jobs(app_id, job_type, after, size + 1)
-    states = [_decode_state(record.doc) for _, record in rows[:size]]
-    token = encode_page_token(page_kind(job_type), rows[size - 1][0]) if len(rows) > size else None
-    return states, token
+    found: list[tuple[int, State]] = []
+    while True:
+        rows = tx.list_jobs(app_id, job_type, after, size + 1)
+        states = [(position, _decode_state(record.doc)) for position, record in rows]
+        found += [
+            (position, state)
+            for position, state in states
+            if segment_id is None or state.job.definition.segment_id == segment_id
+        ]
+        if len(found) > size or len(rows) <= size:
+            break
+        after = rows[-1][0]
+    token = (
+        encode_page_token(page_kind(job_type), found[size - 1][0]) if len(found) > size else None
+    )
+    return [state for _, state in found[:size]], token
 
 
 def page_kind(job_type: str) -> str:
@@ -312,14 +337,14 @@ class JobRunner:
     # Creating
 
     async def create_export(
-        self, app_id: str, definition: ExportJobResource, now: str
+        self, app_id: str, definition: ExportJobResource, now: str, access: Access = FULL_ACCESS
     ) -> ExportJobResponse:
-        if definition.segment_id is not UNSET or definition.segment_version is not UNSET:
-            raise BadRequest(
-                "SegmentId and SegmentVersion are not supported: OpenPinpoint has no segments; "
-                "omit them to export every endpoint of the application"
-            )
-        self._check_url("S3UrlPrefix", definition.s3_url_prefix)
+        self._check_url("S3UrlPrefix", definition.s3_url_prefix, app_id, access)
+        if definition.segment_id is not UNSET:
+            segment_id, version = definition.segment_id, definition.segment_version or None
+            await self.store.read(lambda tx: segments.get(tx, app_id, segment_id, version))
+        elif definition.segment_version is not UNSET:
+            raise BadRequest("SegmentVersion names a version of SegmentId, which is missing")
         job = ExportJobResponse(
             application_id=app_id,
             creation_date=now,
@@ -332,9 +357,10 @@ class JobRunner:
         return job
 
     async def create_import(
-        self, app_id: str, definition: ImportJobResource, now: str
+        self, app_id: str, definition: ImportJobResource, now: str, access: Access = FULL_ACCESS
     ) -> ImportJobResponse:
-        self._check_url("S3Url", definition.s3_url)
+        self._check_url("S3Url", definition.s3_url, app_id, access)
+        segment = await self._import_target(app_id, definition)
         job = ImportJobResponse(
             application_id=app_id,
             creation_date=now,
@@ -343,14 +369,48 @@ class JobRunner:
             type="IMPORT",
             definition=definition,
         )
-        await self._insert(app_id, ImportState(job=job, attempts=1))
+        await self._insert(app_id, ImportState(job=job, attempts=1, segment=segment))
         return job
 
-    def _check_url(self, member: str, url: str) -> None:
+    async def _import_target(
+        self, app_id: str, definition: ImportJobResource
+    ) -> segments.Members | None:
+        """Check the segment an import defines (S6) and fix its id in the definition."""
+        if definition.segment_id is not UNSET:
+            segment_id = definition.segment_id
+            found = await self.store.read(lambda tx: segments.get(tx, app_id, segment_id))
+            if found.segment_type != "IMPORT":
+                raise BadRequest(
+                    f"SegmentId {segment_id!r} is a DIMENSIONAL segment; an import replaces "
+                    "the members of IMPORT segments only"
+                )
+        elif definition.define_segment is True:
+            if not definition.segment_name:
+                raise BadRequest("SegmentName is required when DefineSegment is true")
+            if len(definition.segment_name) > MAX_NAME:
+                raise BadRequest(f"SegmentName is longer than {MAX_NAME} characters")
+            definition.segment_id = new_resource_id()
+        else:
+            return None
+        return segments.Members(endpoint_keys=[], user_ids=[])
+
+    def _check_url(self, member: str, url: str, app_id: str, access: Access) -> None:
+        """400 for a URL the server may not use; 403 for a local path outside the folders of
+        the caller's applications, when its key is limited to some (docs/security.md)."""
         try:
             self.files.check(url)
+            folder = self.files.local_folder(url)
         except FileError as error:
             raise BadRequest(f"{member}: {error}") from None
+        if not url.startswith("file://") or access.apps is None:
+            return
+        if folder is None or not access.may_use(folder):
+            root = self.files.settings.local_root
+            where = root.resolve().as_uri() if root else "file:///DIR"
+            raise Forbidden(
+                f"{member}: an access key limited to some applications may use local files "
+                f"only in their folders of the local files directory, such as {where}/{app_id}/"
+            )
 
     async def _insert(self, app_id: str, state: State) -> None:
         record = job_record(app_id, state, self.owner, time.time() + self.lease_seconds)
@@ -423,6 +483,8 @@ class JobRunner:
 
     async def _export(self, app_id: str, state: ExportState, progress: Progress) -> None:
         job = state.job
+        # A segment's size would cost a scan of the app as long as the export's own: the
+        # app's size bounds TotalPieces until the last piece fixes it.
         total = await self.store.read(lambda tx: tx.count_endpoints(app_id))
         await self._start(app_id, state, -(-total // PIECE_ENDPOINTS))
         progress(state)
@@ -430,7 +492,7 @@ class JobRunner:
             piece: list[EndpointResponse] = []
             after = state.after_key
             while len(piece) < PIECE_ENDPOINTS:
-                page = await self.store.read(_endpoint_page(app_id, after))
+                page = await self.store.read(_endpoint_page(app_id, job.definition, after))
                 piece += page
                 if len(page) < PAGE_ENDPOINTS:
                     break
@@ -470,6 +532,10 @@ class JobRunner:
             state.line = 0
             await self._save(app_id, state)
         failed = _count(state.job.failed_pieces) == len(state.sources)
+        if state.segment is not None and not failed:
+            members, job = state.segment, state.job
+            now = format_date(datetime.now(UTC))
+            await self.store.write(lambda tx: segments.define_import(tx, app_id, job, members, now))
         await self._end(app_id, state, "FAILED" if failed else "COMPLETED")
 
     def _sources(self, url: str, fmt: ImportFormat) -> list[str]:
@@ -505,6 +571,8 @@ class JobRunner:
         def advanced(rows: list[Row], refused: str | None = None) -> ImportState:
             after = _copy(state)
             assert isinstance(after, ImportState)
+            if after.segment is not None and refused is None:
+                _add_members(after.segment, rows)
             after.line = rows[-1].line
             after.job.total_processed = _count(after.job.total_processed) + len(rows)
             for row in rows:
@@ -518,11 +586,19 @@ class JobRunner:
             def write(tx: WriteTx) -> None:
                 if register:
                     for row in rows:
-                        if row.endpoint is not None:
+                        if row.endpoint is not None and not (
+                            state.segment is not None and _names_user_only(row)
+                        ):
                             _apply_row(tx, app_id, row, stamp)
                 _save(tx, app_id, after, self.owner, lease_until)
 
             return write
+
+        if state.segment is not None:
+            # New endpoints get their ids now, so that the segment can name them.
+            for row in chunk:
+                if row.endpoint is not None and not row.endpoint.id and row.endpoint.address:
+                    row.endpoint.id = new_resource_id()
 
         async def commit(rows: list[Row]) -> None:
             after = advanced(rows)
@@ -576,8 +652,24 @@ class JobRunner:
                 self.launch(record.app_id, record.id)
 
 
-def _endpoint_page(app_id: str, after: str) -> Callable[[ReadTx], list[EndpointResponse]]:
-    return lambda tx: tx.list_endpoints(app_id, after, PAGE_ENDPOINTS)
+def _segment(tx: ReadTx, app_id: str, definition: ExportJobResource) -> Predicate | None:
+    """The members an export is limited to (S7), or None for the whole app."""
+    if definition.segment_id is UNSET:
+        return None
+    version = definition.segment_version or None
+    return segments.predicate(tx, app_id, definition.segment_id, version, datetime.now(UTC))
+
+
+def _endpoint_page(
+    app_id: str, definition: ExportJobResource, after: str
+) -> Callable[[ReadTx], list[EndpointResponse]]:
+    def read(tx: ReadTx) -> list[EndpointResponse]:
+        segment = _segment(tx, app_id, definition)
+        if segment is None:
+            return tx.list_endpoints(app_id, after, PAGE_ENDPOINTS)
+        return tx.segment_members(app_id, segment, after, PAGE_ENDPOINTS)
+
+    return read
 
 
 def _adopt(state: ImportState, after: State) -> None:
@@ -585,6 +677,34 @@ def _adopt(state: ImportState, after: State) -> None:
     assert isinstance(after, ImportState)
     state.job = after.job
     state.line = after.line
+    state.segment = after.segment
+
+
+def _names_user_only(row: Row) -> bool:
+    """A row with a user id but neither endpoint Id nor Address: in a segment import it
+    makes that user's endpoints members (S6) and creates nothing."""
+    endpoint = row.endpoint
+    return (
+        endpoint is not None
+        and not endpoint.id
+        and not endpoint.address
+        and _user_id(endpoint) is not None
+    )
+
+
+def _user_id(endpoint: formats.ImportedEndpoint) -> str | None:
+    return endpoint.user.user_id or None if endpoint.user is not UNSET else None
+
+
+def _add_members(members: segments.Members, rows: list[Row]) -> None:
+    for row in rows:
+        endpoint = row.endpoint
+        if endpoint is None:
+            continue
+        if endpoint.id:
+            members.endpoint_keys.append(endpoint_key(endpoint.id))
+        elif (user_id := _user_id(endpoint)) is not None:
+            members.user_ids.append(user_id)
 
 
 def _job_doc(tx: ReadTx, app_id: str, job_id: str) -> str:

@@ -6,15 +6,17 @@ serialises what it returns; nothing here knows about HTTP, nothing below it abou
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from openpinpoint.core import apps, endpoints, jobs
+from openpinpoint.core import apps, endpoints, jobs, segments
 from openpinpoint.core.access import FULL_ACCESS, Access
 from openpinpoint.core.endpoints import Stamp
 from openpinpoint.core.errors import BadRequest
+from openpinpoint.core.segments_api import SegmentOperations
 from openpinpoint.core.shapes import (
     ApplicationResponse,
     ApplicationsResponse,
@@ -35,6 +37,7 @@ from openpinpoint.core.shapes import (
     TagsModel,
     UpdateAttributesRequest,
 )
+from openpinpoint.core.templates_api import TemplateOperations
 from openpinpoint.core.values import decode_page_token, format_date, new_resource_id
 from openpinpoint.files import Files, FileSettings
 from openpinpoint.store.base import App, ReadTx, Store, WriteTx
@@ -64,7 +67,7 @@ def _with_app_id(app_id: str, endpoint: EndpointResponse) -> EndpointResponse:
     return endpoint
 
 
-class PinpointProvider:
+class PinpointProvider(TemplateOperations, SegmentOperations):
     def __init__(
         self,
         store: Store,
@@ -214,7 +217,7 @@ class PinpointProvider:
         self, ctx: RequestContext, application_id: str, body: ExportJobRequest
     ) -> ExportJobResponse:
         ctx.access.require_app(application_id)
-        job = await self.jobs.create_export(application_id, body, ctx.stamp.now)
+        job = await self.jobs.create_export(application_id, body, ctx.stamp.now, ctx.access)
         self.jobs.launch(application_id, job.id)
         return job
 
@@ -222,7 +225,7 @@ class PinpointProvider:
         self, ctx: RequestContext, application_id: str, body: ImportJobRequest
     ) -> ImportJobResponse:
         ctx.access.require_app(application_id)
-        job = await self.jobs.create_import(application_id, body, ctx.stamp.now)
+        job = await self.jobs.create_import(application_id, body, ctx.stamp.now, ctx.access)
         self.jobs.launch(application_id, job.id)
         return job
 
@@ -285,11 +288,16 @@ class PinpointProvider:
         body: UpdateAttributesRequest,
     ) -> AttributesResource:
         kind = _attribute_type(attribute_type)
-        patterns = body.blacklist or []
+        names = await self._read_in_app(
+            ctx,
+            application_id,
+            lambda tx: tx.attribute_names(application_id, endpoints.ATTRIBUTE_KIND_OF_TYPE[kind]),
+        )
+        blacklist = await asyncio.to_thread(endpoints.check_blacklist, body.blacklist or [], names)
         removed = await self._write_in_app(
             ctx,
             application_id,
-            lambda tx: endpoints.remove_attributes(tx, application_id, kind, patterns),
+            lambda tx: endpoints.remove_attributes(tx, application_id, kind, blacklist),
         )
         return AttributesResource(
             application_id=application_id, attribute_type=attribute_type, attributes=removed
@@ -297,18 +305,20 @@ class PinpointProvider:
 
     async def tag_resource(self, ctx: RequestContext, resource_arn: str, body: TagsModel) -> None:
         ctx.access.require_app(apps.app_id_of_arn(resource_arn))
-        await self.store.write(lambda tx: apps.tag(tx, resource_arn, body.tags))
+        owner = segments if segments.is_segment_arn(resource_arn) else apps
+        await self.store.write(lambda tx: owner.tag(tx, resource_arn, body.tags))
 
     async def untag_resource(
         self, ctx: RequestContext, resource_arn: str, tag_keys: list[str]
     ) -> None:
         ctx.access.require_app(apps.app_id_of_arn(resource_arn))
-        await self.store.write(lambda tx: apps.untag(tx, resource_arn, tag_keys))
+        owner = segments if segments.is_segment_arn(resource_arn) else apps
+        await self.store.write(lambda tx: owner.untag(tx, resource_arn, tag_keys))
 
     async def list_tags_for_resource(self, ctx: RequestContext, resource_arn: str) -> TagsModel:
         ctx.access.require_app(apps.app_id_of_arn(resource_arn))
-        app = await self.store.read(lambda tx: apps.app_by_arn(tx, resource_arn))
-        return TagsModel(tags=app.tags)
+        owner = segments if segments.is_segment_arn(resource_arn) else apps
+        return TagsModel(tags=await self.store.read(lambda tx: owner.tags(tx, resource_arn)))
 
 
 def _default_runner(store: Store) -> jobs.JobRunner:

@@ -40,6 +40,17 @@ MAX_BATCH_ITEMS = 100
 MAX_ATTRIBUTES = 250
 """Attribute names in one map; more could never fit the 250-names-per-app quota (G9)."""
 MAX_TAGS = 50
+# OpenPinpoint's own limits on inputs that the 7 MB body alone would leave unbounded: each
+# grows the work of a request (or of every later listing that returns what it stored).
+MAX_BLACKLIST_PATTERNS = 250
+"""Patterns in one RemoveAttributes; an app has at most 250 names to match (G9)."""
+MAX_PATTERN_LENGTH = 100
+MAX_NAME_LENGTH = 1024
+"""Characters in an application's Name."""
+MAX_URL_LENGTH = 2048
+"""Characters in a job's S3Url or S3UrlPrefix (an S3 key has at most 1,024 bytes)."""
+MAX_TEXT_LENGTH = 2048
+"""Characters in a job's other strings (RoleArn, SegmentName, ...)."""
 
 AttributeName = Annotated[str, Meta(min_length=1, max_length=MAX_ATTRIBUTE_NAME)]
 AttributeValue = Annotated[str, Meta(max_length=MAX_ATTRIBUTE_VALUE)]
@@ -48,6 +59,9 @@ AttributeMap = Annotated[dict[AttributeName, AttributeValues], Meta(max_length=M
 TagKey = Annotated[str, Meta(min_length=1, max_length=128)]
 TagValue = Annotated[str, Meta(max_length=256)]
 TagMap = Annotated[dict[TagKey, TagValue], Meta(max_length=MAX_TAGS)]
+Pattern = Annotated[str, Meta(max_length=MAX_PATTERN_LENGTH)]
+JobUrl = Annotated[str, Meta(max_length=MAX_URL_LENGTH)]
+JobText = Annotated[str, Meta(max_length=MAX_TEXT_LENGTH)]
 
 
 class _Shape(Struct, rename="pascal", forbid_unknown_fields=True, omit_defaults=True):
@@ -131,7 +145,7 @@ class MessageBody(_Shape):
 
 
 class CreateApplicationRequest(_Shape):
-    name: Annotated[str, Meta(min_length=1)]
+    name: Annotated[str, Meta(min_length=1, max_length=MAX_NAME_LENGTH)]
     tags: TagMap | UnsetType = field(default=UNSET, name="tags")
 
 
@@ -153,7 +167,7 @@ class TagsModel(_Shape):
 
 
 class UpdateAttributesRequest(_Shape):
-    blacklist: list[str] | UnsetType = UNSET
+    blacklist: Annotated[list[Pattern], Meta(max_length=MAX_BLACKLIST_PATTERNS)] | UnsetType = UNSET
 
 
 class AttributesResource(_Shape, kw_only=True):
@@ -179,9 +193,9 @@ ImportFormat = Literal["CSV", "JSON"]
 class ExportJobResource(_Shape):
     """Both the body of CreateExportJob (`ExportJobRequest`) and a job's `Definition`."""
 
-    role_arn: str
-    s3_url_prefix: str = field(name="S3UrlPrefix")
-    segment_id: str | UnsetType = UNSET
+    role_arn: JobText
+    s3_url_prefix: JobUrl = field(name="S3UrlPrefix")
+    segment_id: JobText | UnsetType = UNSET
     segment_version: int | UnsetType = UNSET
 
 
@@ -189,13 +203,13 @@ class ImportJobResource(_Shape):
     """Both the body of CreateImportJob (`ImportJobRequest`) and a job's `Definition`."""
 
     format: ImportFormat
-    role_arn: str
-    s3_url: str = field(name="S3Url")
+    role_arn: JobText
+    s3_url: JobUrl = field(name="S3Url")
     define_segment: bool | UnsetType = UNSET
-    external_id: str | UnsetType = UNSET
+    external_id: JobText | UnsetType = UNSET
     register_endpoints: bool | UnsetType = UNSET
-    segment_id: str | UnsetType = UNSET
-    segment_name: str | UnsetType = UNSET
+    segment_id: JobText | UnsetType = UNSET
+    segment_name: JobText | UnsetType = UNSET
 
 
 class ExportJobRequest(ExportJobResource):

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from openpinpoint.core.errors import BadRequest
 
 MAX_ID_LENGTH = 256
+MAX_POSITION = 2**63 - 1
 _FORBIDDEN_IN_ID = re.compile(r"[${}\x00-\x1f\x7f-\x9f]")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 
@@ -79,8 +80,11 @@ def decode_page_token(kind: str, token: str | None) -> int:
     try:
         text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
         found, _, position = text.partition(":")
-        if found == kind and position.isdigit():
-            return int(position)
+        # Every position fits a signed 64-bit column; a larger one was not issued here.
+        if found == kind and position.isascii() and position.isdigit() and len(position) < 20:
+            number = int(position)
+            if number <= MAX_POSITION:
+                return number
     except (binascii.Error, UnicodeError, ValueError):
         pass
     raise BadRequest("token is not a NextToken that this server issued")

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 from msgspec import Struct
 
+from openpinpoint.core.predicates import Predicate
 from openpinpoint.core.shapes import EndpointResponse
 
 T = TypeVar("T")
@@ -143,6 +144,17 @@ class ReadTx(Protocol):
 
     def scope_resources(self, scope: str) -> list[Resource]:
         """Every version of every resource in the scope (for copying a store)."""
+        ...
+
+    def segment_members(
+        self, app_id: str, predicate: Predicate, after_key: str, limit: int
+    ) -> list[EndpointResponse]:
+        """Up to `limit` ACTIVE endpoints of the app that satisfy `predicate`, in the order
+        and from the position of `list_endpoints`; evaluated by the database (S8)."""
+        ...
+
+    def count_segment(self, app_id: str, predicate: Predicate) -> dict[str, int]:
+        """How many ACTIVE endpoints satisfy `predicate`, per ChannelType."""
         ...
 
 

@@ -32,10 +32,12 @@ from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from openpinpoint.core.endpoints import user_id_of
-from openpinpoint.core.errors import TooManyRequests
+from openpinpoint.core.errors import InternalServerError, ServiceUnavailable, TooManyRequests
+from openpinpoint.core.predicates import Predicate
 from openpinpoint.core.shapes import EndpointResponse, encode
 from openpinpoint.core.values import endpoint_key
 from openpinpoint.store.base import App, JobRecord, ReadTx, Resource, WriteTx
+from openpinpoint.store.segment_sql import PostgresSegmentSql
 
 T = TypeVar("T")
 Connection = psycopg.Connection[TupleRow]
@@ -45,6 +47,9 @@ log = logging.getLogger("openpinpoint.store")
 POOL_SIZE_ENV = "OPENPINPOINT_DB_POOL_SIZE"
 DEFAULT_POOL_SIZE = 10
 CONNECT_TIMEOUT = 10
+POOL_WAIT = 30.0
+"""Seconds a transaction waits for a pooled connection before the request fails."""
+PROBE_TIMEOUT = 2
 # A request gives up (429, which AWS SDKs retry) only after this long losing conflicts.
 RETRY_BUDGET_SECONDS = 20.0
 FIRST_BACKOFF_SECONDS = 0.002
@@ -107,6 +112,28 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             doc text NOT NULL,
             PRIMARY KEY (scope, kind, name, version)
         )""",
+    ),
+    4: (
+        # Segments (S3): an attribute value read as an ISO-8601 instant, as UTC text
+        # `YYYY-MM-DDTHH:MM:SS.mmm` (core.segments.instant_key), or NULL when it is not
+        # one. A function because the cast raises on impossible dates, which a query
+        # over every endpoint must survive.
+        """CREATE OR REPLACE FUNCTION openpinpoint_instant(value text) RETURNS text
+        LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+        BEGIN
+            IF value !~ ('^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}'
+                         '(:[0-9]{2}([.][0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$') THEN
+                RETURN NULL;
+            END IF;
+            IF value ~ '(Z|[+-][0-9]{2}:[0-9]{2})$' THEN
+                RETURN to_char(value::timestamptz AT TIME ZONE 'UTC',
+                               'YYYY-MM-DD"T"HH24:MI:SS.MS');
+            END IF;
+            RETURN to_char(value::timestamp, 'YYYY-MM-DD"T"HH24:MI:SS.MS');
+        EXCEPTION WHEN others THEN
+            RETURN NULL;
+        END
+        $$""",
     ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
@@ -513,9 +540,35 @@ class PostgresTx(WriteTx):
         else:
             self._conn.execute(sql + " AND version = %s", (scope, kind, name, version))
 
+    # Segments: one query per segment, compiled from its predicate (store/segment_sql.py).
+
+    def segment_members(
+        self, app_id: str, predicate: Predicate, after_key: str, limit: int
+    ) -> list[EndpointResponse]:
+        sql, params = PostgresSegmentSql().members_query(app_id, predicate, after_key, limit)
+        # The planner cannot estimate the condition, and guesses that sorting every match
+        # beats walking the primary key in order; walking stops after `limit` members, so a
+        # page costs what it returns, not a scan of the app (for this transaction only).
+        self._conn.execute("SET LOCAL enable_sort = off")
+        return [_decode_endpoint(doc) for (doc,) in self._conn.execute(sql, params)]
+
+    def count_segment(self, app_id: str, predicate: Predicate) -> dict[str, int]:
+        sql, params = PostgresSegmentSql().count_query(app_id, predicate)
+        return {channel: count for channel, count in self._conn.execute(sql, params)}
+
 
 _ENDPOINTS = "SELECT app_id, id_key, user_id, address, doc FROM endpoints WHERE app_id = %s"
 _RESOURCE = f"SELECT {Resource.COLUMNS} FROM resources WHERE scope = %s AND kind = %s AND name = %s"
+
+
+def _lost(conn: Connection, error: psycopg.OperationalError) -> bool:
+    """Whether `error` means the connection is gone, not that the server refused a statement.
+
+    psycopg does not always know it yet: a backend terminated while a pipeline is busy
+    surfaces as "cannot exit pipeline mode while busy", raised by libpq on this side
+    (without a SQLSTATE) before the connection is marked broken.
+    """
+    return conn.broken or error.sqlstate is None or isinstance(error, errors.AdminShutdown)
 
 
 def pool_size() -> int:
@@ -530,8 +583,9 @@ def pool_size() -> int:
 class PostgresStore:
     """PostgreSQL behind the `Store` interface; `url` is a libpq URL (postgresql://...)."""
 
-    def __init__(self, url: str, size: int | None = None) -> None:
+    def __init__(self, url: str, size: int | None = None, wait: float = POOL_WAIT) -> None:
         self.url = redact(url)
+        self._dsn = url
         size = size or pool_size()
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
@@ -544,6 +598,7 @@ class PostgresStore:
             max_size=size,
             kwargs={"autocommit": True},
             name="openpinpoint",
+            timeout=wait,
             open=True,
         )
         # One thread per pooled connection: a transaction never waits for a connection
@@ -594,19 +649,38 @@ class PostgresStore:
                     raise self._gave_up() from error
                 log.debug("retrying a transaction after %s", type(error).__name__)
             except PoolTimeout as error:
+                if not self._reachable():
+                    raise ServiceUnavailable(
+                        "The database is unreachable; retry the request later", retry_after=5.0
+                    ) from error
                 raise TooManyRequests(
                     "All database connections are busy; retry the request", retry_after=1.0
                 ) from error
-            except psycopg.OperationalError:
+            except psycopg.OperationalError as error:
                 # A connection lost before COMMIT (server restart, failover, a killed
                 # session) changed nothing: run again on another one. Lost during COMMIT,
-                # the outcome is unknown, so the request fails.
-                if committing or conn is None or not conn.broken or time.monotonic() > deadline:
+                # the outcome is unknown, so the request fails and says so.
+                if conn is None or not _lost(conn, error) or time.monotonic() > deadline:
                     raise
+                if committing:
+                    raise InternalServerError(
+                        "The database connection was lost while committing; the request may "
+                        "or may not have taken effect"
+                    ) from error
                 log.warning("database connection lost; running the transaction again")
                 continue
             time.sleep(random.uniform(0, backoff))
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    def _reachable(self) -> bool:
+        """Whether a new connection can be made: no connection for a whole pool wait means
+        either all are busy or the database cannot be reached, and the client should know
+        which."""
+        try:
+            psycopg.connect(self._dsn, connect_timeout=PROBE_TIMEOUT).close()
+        except psycopg.OperationalError:
+            return False
+        return True
 
     @staticmethod
     def _gave_up() -> TooManyRequests:

@@ -26,9 +26,11 @@ except ImportError:  # Windows
 import msgspec
 
 from openpinpoint.core.endpoints import user_id_of
+from openpinpoint.core.predicates import Predicate
 from openpinpoint.core.shapes import EndpointResponse, encode
 from openpinpoint.core.values import endpoint_key
 from openpinpoint.store.base import App, JobRecord, ReadTx, Resource, WriteTx
+from openpinpoint.store.segment_sql import SqliteSegmentSql
 
 T = TypeVar("T")
 log = logging.getLogger("openpinpoint.store")
@@ -334,6 +336,18 @@ class SQLiteTx(WriteTx):
             self._conn.execute(sql, (scope, kind, name))
         else:
             self._conn.execute(sql + " AND version = ?", (scope, kind, name, version))
+
+    # Segments: one query per segment, compiled from its predicate (store/segment_sql.py).
+
+    def segment_members(
+        self, app_id: str, predicate: Predicate, after_key: str, limit: int
+    ) -> list[EndpointResponse]:
+        sql, params = SqliteSegmentSql().members_query(app_id, predicate, after_key, limit)
+        return self._docs(sql, tuple(params))
+
+    def count_segment(self, app_id: str, predicate: Predicate) -> dict[str, int]:
+        sql, params = SqliteSegmentSql().count_query(app_id, predicate)
+        return {channel: count for channel, count in self._conn.execute(sql, params)}
 
 
 class _WriterTurn:

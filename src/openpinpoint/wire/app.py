@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 
 import msgspec
 
-from openpinpoint.core.errors import BadRequest, PayloadTooLarge, PinpointError, TooManyRequests
+from openpinpoint.core.errors import BadRequest, PayloadTooLarge, PinpointError, RetryLater
 from openpinpoint.core.provider import PinpointProvider, RequestContext
 from openpinpoint.core.shapes import MessageBody, encode
 from openpinpoint.wire.auth import Authenticator, HttpRequest, NoAuthentication
@@ -125,7 +125,7 @@ class PinpointApp:
         except PinpointError as error:
             status, payload = error.status, _error_body(error.message, request_id)
             headers += [_JSON, (b"x-amzn-errortype", error.code.encode())]
-            if isinstance(error, TooManyRequests):
+            if isinstance(error, RetryLater):
                 headers.append((b"retry-after", str(max(1, math.ceil(error.retry_after))).encode()))
             if isinstance(error, PayloadTooLarge | BodyTimeout):
                 headers.append((b"connection", b"close"))

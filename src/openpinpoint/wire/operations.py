@@ -14,6 +14,7 @@ from functools import cached_property
 
 from msgspec import Struct
 
+from openpinpoint.core.segment_shapes import WriteSegmentRequest
 from openpinpoint.core.shapes import (
     CreateApplicationRequest,
     EndpointBatchRequest,
@@ -22,6 +23,12 @@ from openpinpoint.core.shapes import (
     ImportJobRequest,
     TagsModel,
     UpdateAttributesRequest,
+)
+from openpinpoint.core.template_shapes import (
+    EmailTemplateRequest,
+    PushNotificationTemplateRequest,
+    SMSTemplateRequest,
+    TemplateActiveVersionRequest,
 )
 
 
@@ -42,6 +49,50 @@ class Operation:
     @cached_property
     def handler(self) -> str:
         return re.sub(r"(?<!^)(?=[A-Z])", "_", self.name).lower()
+
+
+def _template_operations() -> tuple[Operation, ...]:
+    """Create/Get/Update/Delete for each template type this server keeps; VOICE and INAPP
+    templates are not served."""
+    found: list[Operation] = []
+    for kind, path, body in (
+        ("Email", "email", EmailTemplateRequest),
+        ("Sms", "sms", SMSTemplateRequest),
+        ("Push", "push", PushNotificationTemplateRequest),
+    ):
+        uri = f"/v1/templates/{{template-name}}/{path}"
+        version = {"version": "version"}
+        found += [
+            Operation(
+                f"Create{kind}Template",
+                "POST",
+                uri,
+                201,
+                body=body,
+                output="CreateTemplateMessageBody",
+            ),
+            Operation(
+                f"Get{kind}Template",
+                "GET",
+                uri,
+                200,
+                query=version,
+                output=f"{body.__name__.removesuffix('Request')}Response",
+            ),
+            Operation(
+                f"Update{kind}Template",
+                "PUT",
+                uri,
+                202,
+                body=body,
+                query={"create-new-version": "create_new_version", **version},
+                output="MessageBody",
+            ),
+            Operation(
+                f"Delete{kind}Template", "DELETE", uri, 202, query=version, output="MessageBody"
+            ),
+        ]
+    return tuple(found)
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -172,4 +223,105 @@ OPERATIONS: tuple[Operation, ...] = (
         list_query={"tagKeys": "tag_keys"},
     ),
     Operation("ListTagsForResource", "GET", "/v1/tags/{resource-arn}", 200, output="TagsModel"),
+    # Message templates (engagement.md section 1; EMAIL, SMS and PUSH only)
+    *_template_operations(),
+    Operation(
+        "ListTemplates",
+        "GET",
+        "/v1/templates",
+        200,
+        query={
+            "next-token": "next_token",
+            "page-size": "page_size",
+            "prefix": "prefix",
+            "template-type": "template_type",
+        },
+        output="TemplatesResponse",
+    ),
+    Operation(
+        "ListTemplateVersions",
+        "GET",
+        "/v1/templates/{template-name}/{template-type}/versions",
+        200,
+        query={"next-token": "next_token", "page-size": "page_size"},
+        output="TemplateVersionsResponse",
+    ),
+    Operation(
+        "UpdateTemplateActiveVersion",
+        "PUT",
+        "/v1/templates/{template-name}/{template-type}/active-version",
+        200,
+        body=TemplateActiveVersionRequest,
+        output="MessageBody",
+    ),
+    # Segments (engagement spec section 5)
+    Operation(
+        "CreateSegment",
+        "POST",
+        "/v1/apps/{application-id}/segments",
+        201,
+        body=WriteSegmentRequest,
+        output="SegmentResponse",
+    ),
+    Operation(
+        "GetSegments",
+        "GET",
+        "/v1/apps/{application-id}/segments",
+        200,
+        query={"page-size": "page_size", "token": "token"},
+        output="SegmentsResponse",
+    ),
+    Operation(
+        "GetSegment",
+        "GET",
+        "/v1/apps/{application-id}/segments/{segment-id}",
+        200,
+        output="SegmentResponse",
+    ),
+    Operation(
+        "UpdateSegment",
+        "PUT",
+        "/v1/apps/{application-id}/segments/{segment-id}",
+        200,
+        body=WriteSegmentRequest,
+        output="SegmentResponse",
+    ),
+    Operation(
+        "DeleteSegment",
+        "DELETE",
+        "/v1/apps/{application-id}/segments/{segment-id}",
+        200,
+        output="SegmentResponse",
+    ),
+    Operation(
+        "GetSegmentVersion",
+        "GET",
+        "/v1/apps/{application-id}/segments/{segment-id}/versions/{version}",
+        200,
+        output="SegmentResponse",
+    ),
+    Operation(
+        "GetSegmentVersions",
+        "GET",
+        "/v1/apps/{application-id}/segments/{segment-id}/versions",
+        200,
+        query={"page-size": "page_size", "token": "token"},
+        output="SegmentsResponse",
+    ),
+    Operation(
+        "GetSegmentImportJobs",
+        "GET",
+        "/v1/apps/{application-id}/segments/{segment-id}/jobs/import",
+        200,
+        query={"page-size": "page_size", "token": "token"},
+        output="ImportJobsResponse",
+    ),
+    Operation(
+        "GetSegmentExportJobs",
+        "GET",
+        "/v1/apps/{application-id}/segments/{segment-id}/jobs/export",
+        200,
+        query={"page-size": "page_size", "token": "token"},
+        output="ExportJobsResponse",
+    ),
 )
