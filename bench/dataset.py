@@ -13,8 +13,10 @@ import asyncio
 import itertools
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
 
 from openpinpoint.core.provider import PinpointProvider, RequestContext
 from openpinpoint.core.shapes import (
@@ -25,8 +27,12 @@ from openpinpoint.core.shapes import (
     EndpointBatchRequest,
     EndpointDemographic,
     EndpointLocation,
+    EndpointResponse,
     EndpointUser,
 )
+from openpinpoint.core.values import endpoint_key
+from openpinpoint.store.base import ReadTx, WriteTx
+from openpinpoint.store.copy import PAGE, copy_store
 from openpinpoint.store.open import open_store
 
 MAX_USER_ENDPOINTS = 15
@@ -126,6 +132,22 @@ async def _preload(db_url: str, endpoints: int) -> DataSet:
     return DataSet(app.id, endpoints, sum(1 for _ in user_sizes(endpoints)), seconds)
 
 
+async def _new_app(db_url: str) -> str:
+    store = open_store(db_url)
+    try:
+        app = await PinpointProvider(store).create_app(
+            _context(), CreateApplicationRequest(name="import")
+        )
+    finally:
+        await store.close()
+    return app.id
+
+
+def new_app(db_url: str) -> str:
+    """A new, empty app in the store (created if need be)."""
+    return asyncio.run(_new_app(db_url))
+
+
 async def _add_pool(db_url: str, app_id: str, pool: str, users: int) -> None:
     store = open_store(db_url)
     try:
@@ -134,11 +156,74 @@ async def _add_pool(db_url: str, app_id: str, pool: str, users: int) -> None:
         await store.close()
 
 
-def preload(db_url: str, endpoints: int) -> DataSet:
-    """A new app holding `endpoints` endpoints `ep-<i>` of users `u-<j>`."""
-    return asyncio.run(_preload(db_url, endpoints))
+async def _scratch_then_copy(
+    db_url: str, make: Callable[[str], Awaitable[str]], scratch: Path
+) -> None:
+    """`make` the data in a scratch SQLite file (the server's code path, at SQLite's speed),
+    then copy its endpoints into `db_url` in pages as `migrate-store` does, so that a slower
+    store gets the very same documents without spending minutes on the set-up."""
+    scratch_url = f"sqlite:///{scratch}"
+    app_id = await make(scratch_url)
+    source, target = open_store(scratch_url), open_store(db_url)
+    try:
+        app = await target.read(lambda tx: tx.get_app(app_id))
+        if app is None:
+            await copy_store(source, target)
+            return
+        after = ""
+        while page := await source.read(partial(_page, app_id, after)):
+            await target.write(partial(_put, app_id, page))
+            last = page[-1].id
+            assert isinstance(last, str)
+            after = endpoint_key(last)
+    finally:
+        await source.close()
+        await target.close()
+        for path in scratch.parent.glob(f"{scratch.name}*"):
+            path.unlink()
 
 
-def add_pool(db_url: str, app_id: str, pool: str, users: int) -> None:
-    """Users `<pool>-<k>` (k < users) of 15 endpoints each, for DeleteUserEndpoints."""
-    asyncio.run(_add_pool(db_url, app_id, pool, users))
+def _put(app_id: str, page: list[EndpointResponse], tx: WriteTx) -> None:
+    tx.put_endpoints(app_id, page)
+
+
+def _page(app_id: str, after: str, tx: ReadTx) -> list[EndpointResponse]:
+    return tx.list_endpoints(app_id, after, PAGE)
+
+
+def preload(db_url: str, endpoints: int, scratch: Path | None = None) -> DataSet:
+    """A new app holding `endpoints` endpoints `ep-<i>` of users `u-<j>`; with `scratch`
+    (a file name), made there on SQLite and copied into `db_url`, an empty store."""
+    if scratch is None:
+        return asyncio.run(_preload(db_url, endpoints))
+    made: list[DataSet] = []
+
+    async def make(url: str) -> str:
+        made.append(await _preload(url, endpoints))
+        return made[0].app_id
+
+    started = time.perf_counter()
+    asyncio.run(_scratch_then_copy(db_url, make, scratch))
+    return replace(made[0], seconds=time.perf_counter() - started)
+
+
+def add_pool(db_url: str, app_id: str, pool: str, users: int, scratch: Path | None = None) -> None:
+    """Users `<pool>-<k>` (k < users) of 15 endpoints each, for DeleteUserEndpoints; with
+    `scratch`, made there on SQLite and copied into `db_url`."""
+    if scratch is None:
+        asyncio.run(_add_pool(db_url, app_id, pool, users))
+        return
+
+    async def make(url: str) -> str:
+        source, target = open_store(url), open_store(db_url)
+        try:
+            app = await target.read(lambda tx: tx.get_app(app_id))
+            assert app is not None
+            await source.write(lambda tx: tx.insert_app(app))
+        finally:
+            await source.close()
+            await target.close()
+        await _add_pool(url, app_id, pool, users)
+        return app_id
+
+    asyncio.run(_scratch_then_copy(db_url, make, scratch))

@@ -18,6 +18,7 @@ import msgspec
 import psutil
 
 from loadgen import Result
+from transfers import Transfer
 
 PACKAGES = ("openpinpoint", "uvicorn", "uvloop", "httptools", "msgspec", "moto", "psutil")
 BYTES_PER_MB = 2**20
@@ -31,6 +32,14 @@ class Outcome(msgspec.Struct, kw_only=True):
     ceiling: Result
     moto: Result | None = None
     paced: Result | None = None
+    compare: Result | None = None
+    """The same scenario on the second store (`--compare-db`)."""
+    compare_paced: Result | None = None
+
+    @property
+    def compare_ratio(self) -> float | None:
+        """The second store's throughput ÷ the first's."""
+        return self.compare.rps / self.openpinpoint.rps if self.compare else None
 
     @property
     def throughput(self) -> float:
@@ -103,12 +112,18 @@ class Summary(msgspec.Struct, kw_only=True):
     outcomes: list[Outcome]
     auth: list[AuthOutcome]
     scale: list[ScaleOutcome]
+    transfers: list[Transfer]
     profiles: list[Profile]
     total_seconds: float
 
     @property
     def errors(self) -> int:
-        runs = [r for o in self.outcomes for r in (o.openpinpoint, o.paced) if r is not None]
+        runs = [
+            r
+            for o in self.outcomes
+            for r in (o.openpinpoint, o.paced, o.compare, o.compare_paced)
+            if r is not None
+        ]
         runs += [r for a in self.auth for r in (a.off, a.on)]
         return sum(r.errors for r in runs) + sum(s.result.errors for s in self.scale)
 
@@ -218,10 +233,35 @@ def targets(summary: Summary) -> list[tuple[str, str, bool]]:
                     paced.p99_ms <= 10,
                 )
             )
+    # Issue 14: the second store (PostgreSQL) beside the first (SQLite) on the same build.
+    for outcome in summary.outcomes:
+        if outcome.compare_ratio is not None and outcome.name in COMPARE_TARGETS:
+            ratio = outcome.compare_ratio
+            found.append(
+                (f"{outcome.name} second store ≥ 0.6 of the first", f"{ratio:.2f}", ratio >= 0.6)
+            )
+        if outcome.compare_paced is not None and outcome.name in READS:
+            p99 = outcome.compare_paced.p99_ms
+            found.append(
+                (f"{outcome.name} second store p99 ≤ 10 ms at 80% of peak", _ms(p99), p99 <= 10)
+            )
+    for moved in summary.transfers:
+        floor = 50_000 if moved.target.startswith("sqlite:") else 20_000
+        found.append(
+            (
+                f"{moved.command} into {store_kind(moved.target)} ≥ {floor:,} endpoints/s",
+                _n(moved.rate),
+                moved.rate >= floor,
+            )
+        )
     found.append(("0 errors", str(summary.errors), summary.errors == 0))
     for name, ratio in scale_ratios(summary):
         found.append((f"{name} latency large ÷ small ≤ 1.5", f"{ratio:.2f}", ratio <= 1.5))
     return found
+
+
+COMPARE_TARGETS = ("GetEndpoint", "UpdateEndpoint", "DeleteUserEndpoints")
+READS = ("GetEndpoint", "GetUserEndpoints")
 
 
 def scale_ratios(summary: Summary) -> list[tuple[str, float]]:
@@ -271,6 +311,50 @@ def markdown(summary: Summary) -> str:
                 f"| {_ms(a.off.p50_ms)} | {_ms(a.on.p50_ms)} | {a.p50_ratio:.2f} "
                 f"| {_ms(a.off.p99_ms)} | {_ms(a.on.p99_ms)} | {a.p99_ratio:.2f} "
                 f"| {a.on.cpu_cores:.2f} | {a.off.errors + a.on.errors} |"
+            )
+    compared = [o for o in summary.outcomes if o.compare is not None]
+    if compared:
+        first = summary.facts.get("store", "")
+        lines += [
+            "",
+            "### Second store, side by side",
+            "",
+            f"The same scenarios on `--compare-db` ({summary.facts.get('second store', '')}), "
+            "each run right after the first store's.",
+            "",
+            f"| scenario | first store ({first}) req/s | second store req/s | second ÷ first "
+            "| p50 ms | p99 ms | errors | server CPU (cores) | ÷ ceiling | p99 ms at ~80% |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        ]
+        for o in compared:
+            c = o.compare
+            assert c is not None
+            assert o.compare_ratio is not None
+            paced = (
+                f"{_ms(o.compare_paced.p99_ms)} ({o.compare_paced.rps / c.rps:.0%})"
+                if o.compare_paced is not None
+                else "–"
+            )
+            lines.append(
+                f"| {o.name} | {_n(o.openpinpoint.rps)} | {_n(c.rps)} | {o.compare_ratio:.2f} "
+                f"| {_ms(c.p50_ms)} | {_ms(c.p99_ms)} | {c.errors} | {c.cpu_cores:.2f} "
+                f"| {c.rps / o.ceiling.rps:.2f} | {paced} |"
+            )
+    if summary.transfers:
+        lines += [
+            "",
+            "### Bulk transfers",
+            "",
+            "Each the command a user runs, timed from process start to exit, on the "
+            "preloaded endpoints.",
+            "",
+            "| command | into | endpoints | seconds | endpoints/s |",
+            "|---|---|--:|--:|--:|",
+        ]
+        for t in summary.transfers:
+            lines.append(
+                f"| `openpinpoint {t.command}` | {store_kind(t.target)} | {_n(t.endpoints)} "
+                f"| {t.seconds:.1f} | {_n(t.rate)} |"
             )
     if summary.scale:
         lines += [

@@ -28,6 +28,7 @@ import profiling
 import report
 import servers
 import signing
+import transfers
 from loadgen import Load, Result
 from openpinpoint import keys
 from openpinpoint.store.open import StoreURLError, open_store
@@ -121,6 +122,24 @@ def _parser() -> argparse.ArgumentParser:
         metavar="A,B",
         help="comma-separated subset of: " + ", ".join(s.name for s in SCENARIOS),
     )
+    parser.add_argument(
+        "--compare-db",
+        metavar="URL",
+        help="a second store (e.g. a scratch PostgreSQL database) preloaded the same way and "
+        "served by a second OpenPinpoint server, run right after the first on every scenario "
+        "and reported as a ratio to it",
+    )
+    parser.add_argument(
+        "--transfers",
+        action="store_true",
+        help="also time `openpinpoint migrate-store` and `openpinpoint import` of a Pinpoint "
+        "export, from the preloaded store into new SQLite files and into --compare-db",
+    )
+    parser.add_argument(
+        "--migrate-db",
+        metavar="URL",
+        help="with --transfers: an empty database that migrate-store also copies into",
+    )
     parser.add_argument("--no-moto", action="store_true", help="skip moto's server")
     parser.add_argument("--no-paced", action="store_true", help="skip the runs at 80%% of peak")
     parser.add_argument(
@@ -162,6 +181,15 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+@dataclass(frozen=True)
+class Compared:
+    """The second store (`--compare-db`): its URL, data and server."""
+
+    url: str
+    data: dataset.DataSet
+    server: servers.Server
+
+
 class Bench:
     """One harness run: the data, the servers and every measurement taken so far."""
 
@@ -178,6 +206,28 @@ class Bench:
         self.moto_app = "-"
         self.on_run: Callable[[Load], None] | None = None
         """Called right before each wrk run (the profiler starts sampling there)."""
+        self.compare: Compared | None = None
+        self.work = Path()
+        """Where scratch files go."""
+        self.compare_rates: dict[str, float] = {}
+
+    def compare_load(self, scenario: Scenario, **changes: object) -> Load:
+        assert self.compare is not None
+        data = self.compare.data
+        return self.load(
+            scenario, app_id=data.app_id, endpoints=data.endpoints, users=data.users, **changes
+        )
+
+    def drive_compare(self, scenario: Scenario, load: Load, expected_rate: float) -> Result:
+        """A run against the second store's server, its pools made in that store."""
+        assert self.compare is not None
+        return self.drive(
+            self.compare.server,
+            scenario,
+            load,
+            db_url=self.compare.url,
+            expected_rate=expected_rate,
+        )
 
     def load(self, scenario: Scenario, **changes: object) -> Load:
         base = Load(
@@ -197,7 +247,10 @@ class Bench:
         self.pools += 1
         name = f"del{self.pools}"
         started = time.perf_counter()
-        dataset.add_pool(db_url, app_id, name, users)
+        scratch = None
+        if self.compare is not None and db_url == self.compare.url:
+            scratch = self.work / f"{name}-scratch.db"
+        dataset.add_pool(db_url, app_id, name, users, scratch)
         self.pool_seconds += time.perf_counter() - started
         return name
 
@@ -272,8 +325,12 @@ class Bench:
             source.unlink()
         return self.load(scenario, stream="replay", stream_file=str(signed), seconds=seconds)
 
-    def paced(self, server: servers.Server, scenario: Scenario, peak: Result) -> Result:
+    def paced(
+        self, server: servers.Server, scenario: Scenario, peak: Result, compare: bool = False
+    ) -> Result:
         """A run at PACED_SHARE of the peak: each connection waits between its requests."""
+        load = self.compare_load if compare else self.load
+        db_url = self.compare.url if compare and self.compare else None
         target = PACED_SHARE * peak.rps
         # Enough connections that each waits about PACED_INTERVAL_MS between requests.
         connections = max(1, min(self.args.connections, round(target * PACED_INTERVAL_MS / 1000)))
@@ -281,25 +338,30 @@ class Bench:
         probe = self.drive(
             server,
             scenario,
-            self.load(
+            load(
                 scenario,
                 connections=connections,
                 threads=min(self.args.threads, connections),
                 delay_ms=round(interval_ms),
                 seconds=1.0,
             ),
+            db_url=db_url,
             expected_rate=target,
         )
         # The delay starts when a response arrives, so subtract the latency seen at this load.
         delay = max(0, round(interval_ms - probe.mean_ms))
-        load = self.load(
+        run = load(
             scenario,
             connections=connections,
             threads=min(self.args.threads, connections),
             delay_ms=delay,
             seconds=max(1.0, self.args.duration / 2),
         )
-        return self.drive(server, scenario, load, expected_rate=target)
+        return self.drive(server, scenario, run, db_url=db_url, expected_rate=target)
+
+
+def _rate(data: dataset.DataSet) -> str:
+    return f"{data.endpoints / data.seconds:,.0f} endpoints/s"
 
 
 def median_run(results: list[Result]) -> Result:
@@ -338,6 +400,15 @@ def measure(
                 done()
                 print(f"    {report.describe(result)}", flush=True)
                 runs[scenario.name].setdefault(label, []).append(result)
+            if bench.compare is not None:
+                done = _step(f"round {round_no + 1} {scenario.name:<22} {'second store':<13}")
+                # A first guess from the first store; a pool that runs out is made again.
+                rate = bench.compare_rates.get(scenario.name) or bench.rates[scenario.name] / 2
+                result = bench.drive_compare(scenario, bench.compare_load(scenario), rate)
+                bench.compare_rates[scenario.name] = result.rps
+                done()
+                print(f"    {report.describe(result)}", flush=True)
+                runs[scenario.name].setdefault("compare", []).append(result)
     outcomes: list[Outcome] = []
     for scenario in args.chosen:
         by = {label: median_run(found) for label, found in runs[scenario.name].items()}
@@ -347,6 +418,20 @@ def measure(
             paced = bench.paced(opp, scenario, by["openpinpoint"])
             done()
             print(f"    {report.describe(paced)}", flush=True)
+        compare_paced: Result | None = None
+        # A second store that served nothing (0 req/s) has no 80% to pace at.
+        compare_peak = by.get("compare")
+        if (
+            bench.compare
+            and compare_peak
+            and compare_peak.rps
+            and scenario.paced
+            and not args.no_paced
+        ):
+            done = _step(f"paced   {scenario.name:<22} second store ")
+            compare_paced = bench.paced(bench.compare.server, scenario, by["compare"], compare=True)
+            done()
+            print(f"    {report.describe(compare_paced)}", flush=True)
         outcomes.append(
             Outcome(
                 name=scenario.name,
@@ -356,6 +441,8 @@ def measure(
                 ceiling=by["ceiling"],
                 moto=by.get("moto"),
                 paced=paced,
+                compare=by.get("compare"),
+                compare_paced=compare_paced,
             )
         )
     return outcomes
@@ -467,8 +554,20 @@ def main(argv: list[str] | None = None) -> int:
         data = dataset.preload(db_url, args.endpoints)
         done()
         bench = Bench(args, wrk, db_url, data)
+        bench.work = work
         opp = servers.openpinpoint(db_url, args.workers)
         opened.append(opp)
+        if args.compare_db:
+            kind = report.store_kind(args.compare_db)
+            done = _step(f"preloading {args.endpoints:,} endpoints into {kind}")
+            compare_data = dataset.preload(
+                args.compare_db, args.endpoints, scratch=work / "compare-scratch.db"
+            )
+            done()
+            facts["second store"] = f"{kind}, preloaded at {_rate(compare_data)}"
+            compare_server = servers.openpinpoint(args.compare_db, args.workers)
+            opened.append(compare_server)
+            bench.compare = Compared(args.compare_db, compare_data, compare_server)
         ceiling = servers.ceiling(args.workers)
         opened.append(ceiling)
         moto = None
@@ -479,6 +578,8 @@ def main(argv: list[str] | None = None) -> int:
         done = _step("warming up")
         for server in opened:
             app_id = bench.moto_app if server is moto else data.app_id
+            if bench.compare is not None and server is bench.compare.server:
+                app_id = bench.compare.data.app_id
             warm_up = bench.load(SCENARIOS_BY_NAME["GetApp"], app_id=app_id, seconds=1.0)
             loadgen.run(wrk, server, warm_up)
         done()
@@ -493,6 +594,19 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
         opened.clear()
         scale = measure_scale(bench, work)
+        moved: list[transfers.Transfer] = []
+        if args.transfers:
+            done = _step("transfers: migrate-store and import")
+            moved = transfers.measure(
+                db_url,
+                data.app_id,
+                work,
+                migrate_to=[args.migrate_db] if args.migrate_db else [],
+                # Imports into PostgreSQL run at a few hundred rows/s (docs/performance.md),
+                # minutes for a benchmark's endpoints; they are measured by hand.
+                import_to=[],
+            )
+            done()
         summary = report.Summary(
             facts=facts,
             preload=report.Preload(
@@ -505,6 +619,7 @@ def main(argv: list[str] | None = None) -> int:
             outcomes=outcomes,
             auth=auth,
             scale=scale,
+            transfers=moved,
             profiles=profiles,
             total_seconds=time.perf_counter() - started,
         )

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -177,14 +178,18 @@ def start_servers(db_url: str, count: int, *args: str) -> list[RunningServer]:
     return started
 
 
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """`openpinpoint ARGS...` run as a user would, its output captured."""
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`openpinpoint ARGS...` run as a user would, its output captured; `env` is added to
+    the environment."""
     return subprocess.run(
         [sys.executable, "-m", "openpinpoint", *args],
         capture_output=True,
         text=True,
         timeout=300,
         cwd=cwd,
+        env={**os.environ, **(env or {})},
         check=False,
     )
 
@@ -301,3 +306,16 @@ def keys_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("keys") / "keys.json"
     KeyFile(path).create(TEST_KEY)
     return path
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Skipped tests as one line per reason with its count (pytest's -rs would print one line
+    per test: a hundred identical lines when PostgreSQL is not configured)."""
+    reasons: Counter[str] = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = getattr(report, "longrepr", None)
+        reasons[str(longrepr[2]) if isinstance(longrepr, tuple) else "skipped"] += 1
+    if reasons:
+        terminalreporter.section("skipped")
+        for reason, count in reasons.most_common():
+            terminalreporter.write_line(f"{count} skipped: {reason.removeprefix('Skipped: ')}")

@@ -42,6 +42,16 @@ class MemoryTx(WriteTx):
             if app == app_id and user_id_of(e) == user_id
         ]
 
+    def get_app_and_endpoint(
+        self, app_id: str, key: str
+    ) -> tuple[App | None, EndpointResponse | None]:
+        return self.get_app(app_id), self.get_endpoint(app_id, key)
+
+    def get_app_and_user_endpoints(
+        self, app_id: str, user_id: str
+    ) -> tuple[App | None, list[EndpointResponse]]:
+        return self.get_app(app_id), self.user_endpoints(app_id, user_id)
+
     def insert_app(self, app: App) -> None:
         self.apps[app.id] = app
 
@@ -63,6 +73,10 @@ class MemoryTx(WriteTx):
     def put_endpoint(self, app_id: str, endpoint: EndpointResponse) -> None:
         assert isinstance(endpoint.id, str)
         self.endpoints[(app_id, endpoint_key(endpoint.id))] = self._copy(endpoint)
+
+    def put_endpoints(self, app_id: str, endpoints: Iterable[EndpointResponse]) -> None:
+        for endpoint in endpoints:
+            self.put_endpoint(app_id, endpoint)
 
     def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None:
         for key in keys:

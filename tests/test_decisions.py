@@ -259,13 +259,19 @@ def test_g5_the_rule_is_per_application(client: Any, app_id: str) -> None:
 # G6 Fifteen endpoints per user
 
 
+OLDEST = "e07"
+"""The endpoint `_fill_user` dates earliest: neither the lowest id nor the first written, so
+that picking by id or by insertion order gets G6's eviction wrong."""
+
+
 def _fill_user(client: Any, app_id: str, channel: str = "EMAIL") -> None:
     items = [
         {
             "Id": f"e{i:02d}",
             "ChannelType": channel,
             "Address": f"{channel}-{i}",
-            "EffectiveDate": f"2024-01-{i + 1:02d}T00:00:00Z",
+            # e07 gets January 1st, e08 the 2nd, ... e00 the 9th, ... e06 the 15th.
+            "EffectiveDate": f"2024-01-{(i + 8) % 15 + 1:02d}T00:00:00Z",
             "User": {"UserId": "u1"},
         }
         for i in range(15)
@@ -300,8 +306,8 @@ def test_g6_sixteenth_push_endpoint_displaces_the_oldest_push_endpoint(
     members = {e["Id"] for e in user_endpoints(client, app_id, "u1")}
     assert len(members) == 15
     assert "extra" in members
-    assert "e00" not in members
-    displaced = get(client, app_id, "e00")
+    assert members == {f"e{i:02d}" for i in range(15)} - {OLDEST} | {"extra"}
+    displaced = get(client, app_id, OLDEST)
     assert displaced["EndpointStatus"] == "INACTIVE"
     assert "UserId" not in displaced["User"]
 

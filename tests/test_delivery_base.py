@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from openpinpoint.delivery.base import answered, sent, unreachable
+from openpinpoint.delivery.base import answered, sent, shown_url, unreachable
 
 
 @pytest.mark.parametrize(
@@ -43,3 +43,8 @@ def test_m5_success_carries_the_back_ends_message_id() -> None:
         200,
         "abc@example.com",
     )
+
+
+def test_m9_back_end_urls_are_logged_without_passwords() -> None:
+    assert shown_url("smtp://user:s3cret@mx:25") == "smtp://user:***@mx:25"
+    assert shown_url("https://hooks.example.com/sms") == "https://hooks.example.com/sms"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import STORES, RunningServer, new_store_url, sqlite_url
+from conftest import STORES, RunningServer, new_store_url, start_servers
 from jobtools import (
     ROLE,
     export,
@@ -28,7 +28,7 @@ from openpinpoint.core import jobs
 from openpinpoint.core.shapes import ImportJobResource, ImportJobResponse
 from openpinpoint.core.values import new_resource_id
 from openpinpoint.store.base import JobRecord, WriteTx
-from openpinpoint.store.sqlite import SQLiteStore
+from openpinpoint.store.open import open_store
 
 DATA = Path(__file__).parent / "data"
 AMAZON_EXPORT = DATA / "amazon-pinpoint-export.ndjson"
@@ -175,7 +175,7 @@ def test_import_reads_gzip_files_and_skips_files_of_the_other_format(
     job = import_(jc, app, folder.as_uri(), "JSON")
     assert (job["TotalPieces"], job["CompletedPieces"], job["TotalProcessed"]) == (1, 1, 1)
     assert jc.get_endpoint(ApplicationId=app, EndpointId="g1")["EndpointResponse"]["Address"]
-    with pytest.raises(ClientError):
+    with pytest.raises(jc.exceptions.NotFoundException):
         jc.get_endpoint(ApplicationId=app, EndpointId="skipped")
 
 
@@ -227,7 +227,7 @@ def test_bad_rows_fail_alone_with_their_line_numbers(jc: Any, app: str, folder: 
     for endpoint_id in ("full-14", "ok-1", "ok-2"):
         jc.get_endpoint(ApplicationId=app, EndpointId=endpoint_id)
     for endpoint_id in ("bad-field", "long", "no-address", "sixteenth"):
-        with pytest.raises(ClientError):
+        with pytest.raises(jc.exceptions.NotFoundException):
             jc.get_endpoint(ApplicationId=app, EndpointId=endpoint_id)
 
 
@@ -247,7 +247,7 @@ def test_register_endpoints_false_checks_rows_but_writes_nothing(
     job = import_(jc, app, (folder / "r.json").as_uri(), RegisterEndpoints=False)
     assert (job["TotalProcessed"], job["TotalFailures"]) == (2, 1)
     assert job["Definition"]["RegisterEndpoints"] is False
-    with pytest.raises(ClientError):
+    with pytest.raises(jc.exceptions.NotFoundException):
         jc.get_endpoint(ApplicationId=app, EndpointId="r1")
 
 
@@ -377,8 +377,8 @@ def _stranded_import(
     return job, jobs.job_record(app_id, state, "a-server-that-died", 0.0)
 
 
-async def _put_jobs(path: Path, records: list[JobRecord]) -> None:
-    store = SQLiteStore(path)
+async def _put_jobs(url: str, records: list[JobRecord]) -> None:
+    store = open_store(url)
 
     def put(tx: WriteTx) -> None:
         for record in records:
@@ -388,11 +388,19 @@ async def _put_jobs(path: Path, records: list[JobRecord]) -> None:
     await store.close()
 
 
+async def _stored_import_job(url: str, app_id: str, job_id: str) -> ImportJobResponse:
+    store = open_store(url)
+    try:
+        return await store.read(lambda tx: jobs.import_job(tx, app_id, job_id))
+    finally:
+        await store.close()
+
+
 def test_unfinished_jobs_resume_once_after_a_restart_or_fail_with_a_reason(
-    tmp_path: Path, files_root: Path, folder: Path
+    empty_store_url: str, files_root: Path, folder: Path
 ) -> None:
-    db = tmp_path / "restart.db"
-    first = RunningServer(sqlite_url(db), "--local-files", str(files_root))
+    db = empty_store_url
+    first = RunningServer(db, "--local-files", str(files_root))
     client = first.client()
     app_id = client.create_app(CreateApplicationRequest={"Name": "r"})["ApplicationResponse"]["Id"]
     first.stop()
@@ -408,8 +416,7 @@ def test_unfinished_jobs_resume_once_after_a_restart_or_fail_with_a_reason(
     asyncio.run(_put_jobs(db, [resumed_record, given_up_record]))
 
     # Two servers start on the store at once: one of them takes each job, and runs it once.
-    second = RunningServer(sqlite_url(db), "--local-files", str(files_root))
-    third = RunningServer(sqlite_url(db), "--local-files", str(files_root))
+    second, third = start_servers(db, 2, "--local-files", str(files_root))
     try:
         client = second.client()
         done = wait_for_job(third.client(), "import", app_id, resumed.id)
@@ -420,7 +427,7 @@ def test_unfinished_jobs_resume_once_after_a_restart_or_fail_with_a_reason(
         )
         client.get_endpoint(ApplicationId=app_id, EndpointId="row-101")
         client.get_endpoint(ApplicationId=app_id, EndpointId="row-300")
-        with pytest.raises(ClientError):
+        with pytest.raises(client.exceptions.NotFoundException):
             client.get_endpoint(ApplicationId=app_id, EndpointId="row-100")
 
         failed = wait_for_job(client, "import", app_id, given_up.id)
@@ -429,17 +436,23 @@ def test_unfinished_jobs_resume_once_after_a_restart_or_fail_with_a_reason(
     finally:
         second.stop()
         third.stop()
+    resumptions = [line for line in second.lines + third.lines if "resuming IMPORT job" in line]
+    assert len(resumptions) == 1, resumptions
 
 
 def test_a_job_whose_server_was_killed_finishes_on_the_next_server(
-    tmp_path: Path, files_root: Path, folder: Path
+    empty_store_url: str, files_root: Path, folder: Path
 ) -> None:
+    """The first server is killed while the job is under way (rows written, not all), as
+    read back from the store itself; the next server takes the job over once its lease has
+    run out, says so, and finishes it."""
+    total = 10_000
     rows = [
         json.dumps({"Id": f"k-{n}", "ChannelType": "EMAIL", "Address": f"k{n}@example.com"})
-        for n in range(2000)
+        for n in range(total)
     ]
     (folder / "many.ndjson").write_text("\n".join(rows) + "\n")
-    db = sqlite_url(tmp_path / "killed.db")
+    db = empty_store_url
     args = ("--local-files", str(files_root), "--job-lease-seconds", "1")
     first = RunningServer(db, *args)
     client = first.client()
@@ -452,16 +465,28 @@ def test_a_job_whose_server_was_killed_finishes_on_the_next_server(
             "Format": "JSON",
         },
     )["ImportJobResponse"]
+    while not client.get_import_job(ApplicationId=app_id, JobId=job["Id"])["ImportJobResponse"].get(
+        "TotalProcessed"
+    ):
+        pass
     first.kill()
+    at_kill = asyncio.run(_stored_import_job(db, app_id, job["Id"]))
+    assert at_kill.job_status == "PROCESSING"
+    assert 0 < _processed(at_kill) < total
 
     second = RunningServer(db, *args)
     try:
+        second.wait_for_log(f"resuming IMPORT job {job['Id']}")
         done = wait_for_job(second.client(), "import", app_id, job["Id"])
         assert (done["JobStatus"], done["TotalProcessed"], done["TotalFailures"]) == (
             "COMPLETED",
-            2000,
+            total,
             0,
         )
-        second.client().get_endpoint(ApplicationId=app_id, EndpointId="k-1999")
+        second.client().get_endpoint(ApplicationId=app_id, EndpointId=f"k-{total - 1}")
     finally:
         second.stop()
+
+
+def _processed(job: ImportJobResponse) -> int:
+    return job.total_processed if isinstance(job.total_processed, int) else 0

@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from conftest import RunningServer, sqlite_url
+from conftest import STORES, RunningServer, new_store_url
 from jobtools import export, import_, put_endpoints, varied_endpoints, without_app_id
 
 S3_ENV = {
@@ -74,11 +74,15 @@ def s3(s3_endpoint: str) -> Any:
     return client
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=STORES)
 def s3_server(
-    s3_endpoint: str, s3: Any, tmp_path_factory: pytest.TempPathFactory
+    s3_endpoint: str,
+    s3: Any,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RunningServer]:
-    db = sqlite_url(tmp_path_factory.mktemp("s3-store") / "openpinpoint.db")
+    """A server on each store, using the S3 server for s3:// URLs."""
+    db = new_store_url(request.param, request, tmp_path_factory.mktemp("s3-store"))
     running = RunningServer(db, "--s3-endpoint-url", s3_endpoint, env=S3_ENV)
     yield running
     running.stop()

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import TEST_KEY, RunningServer, pinpoint_client, run_cli
+from conftest import STORES, TEST_KEY, RunningServer, new_store_url, pinpoint_client, run_cli
 from openpinpoint.keys import AccessKey, KeyFile
+from openpinpoint.server import ServerSettings, build_app
 from rawhttp import raw_request
 
 
@@ -34,11 +35,13 @@ def error_code(call: Any, **kwargs: Any) -> str:
     return str(caught.value.response["Error"]["Code"])
 
 
-@pytest.fixture(scope="module")
-def scoped_server(keys_file: Path) -> Iterator[RunningServer]:
-    running = RunningServer(
-        f"sqlite:///{keys_file.parent / 'db.sqlite'}", "--keys-file", str(keys_file)
-    )
+@pytest.fixture(scope="module", params=STORES)
+def scoped_server(
+    keys_file: Path, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """A server checking the keys in `keys_file`, on each store."""
+    db = new_store_url(request.param, request, tmp_path_factory.mktemp("keys-store"))
+    running = RunningServer(db, "--keys-file", str(keys_file))
     yield running
     running.stop()
 
@@ -190,11 +193,19 @@ def test_keys_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     assert "chmod 600" in done.stderr
 
 
-def test_auth_none_lets_anyone_in_and_warns(tmp_path: Path) -> None:
-    server = RunningServer(f"sqlite:///{tmp_path / 'db.sqlite'}", "--auth", "none")
+def test_auth_none_lets_anyone_in_and_warns(empty_store_url: str) -> None:
+    server = RunningServer(empty_store_url, "--auth", "none")
     try:
         assert "AUTHENTICATION IS OFF" in server.log
         unsigned = raw_request(server.url, "GET", "/v1/apps", key=None)
         assert unsigned.status == 200
     finally:
         server.stop()
+
+
+def test_an_unknown_auth_setting_never_means_no_authentication(tmp_path: Path) -> None:
+    refused = run_cli("serve", "--db", f"sqlite:///{tmp_path / 'db'}", "--auth", "nonee")
+    assert refused.returncode == 2
+    assert "invalid choice" in refused.stderr or "is not sigv4 or none" in refused.stderr
+    with pytest.raises(ValueError, match="unknown auth setting 'nonee'"):
+        build_app(ServerSettings(db_url=f"sqlite:///{tmp_path / 'db'}", auth="nonee"), "url")

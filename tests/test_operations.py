@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from conftest import RunningServer
+from openpinpoint.core.values import cohort_id
 from rawhttp import raw_request
+
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 
 
 def status(response: dict[str, Any]) -> int:
@@ -38,7 +43,12 @@ def test_get_apps_returns_items_without_token_on_the_last_page(client: Any, app_
     assert "NextToken" not in page
 
 
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 def test_update_endpoint_is_accepted_with_a_message_body(client: Any, app_id: str) -> None:
+    before = _now()
     response = client.update_endpoint(
         ApplicationId=app_id,
         EndpointId="ep1",
@@ -56,17 +66,21 @@ def test_update_endpoint_is_accepted_with_a_message_body(client: Any, app_id: st
             "RequestId": "my-req",
         },
     )
+    after = _now()
     assert status(response) == 202
     assert response["MessageBody"]["Message"] == "Accepted"
 
     endpoint = client.get_endpoint(ApplicationId=app_id, EndpointId="ep1")["EndpointResponse"]
+    # G4: the creation date is the server's clock at the request, the cohort the endpoint id's.
+    assert DATE.fullmatch(endpoint["CreationDate"])
+    assert before <= endpoint["CreationDate"] <= after
     assert endpoint == {
         "Address": "+12065550100",
         "ApplicationId": app_id,
         "Attributes": {"Interests": ["Science", "Music"]},
         "ChannelType": "SMS",
-        "CohortId": endpoint["CohortId"],
-        "CreationDate": endpoint["CreationDate"],
+        "CohortId": cohort_id(app_id, "ep1"),
+        "CreationDate": endpoint["CreationDate"],  # checked above
         "Demographic": {"Timezone": "America/Los_Angeles"},
         "EffectiveDate": "2024-05-01T00:00:00.000Z",
         "EndpointStatus": "ACTIVE",

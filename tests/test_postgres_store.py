@@ -7,6 +7,7 @@ import contextlib
 import socket
 import threading
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,7 +20,7 @@ from psycopg import errors
 from conftest import STORES, PostgresDatabases, RunningServer, new_store_url, start_servers
 from openpinpoint.core.errors import ServiceUnavailable
 from openpinpoint.core.shapes import EndpointResponse
-from openpinpoint.store.base import WriteTx
+from openpinpoint.store.base import ReadTx, WriteTx
 from openpinpoint.store.open import open_store
 from openpinpoint.store.postgres import SCHEMA_VERSION, PostgresStore, migrate, redact
 
@@ -149,6 +150,48 @@ def test_a_writer_that_finds_an_endpoint_locked_reruns_after_the_holder_commits(
 
     assert asyncio.run(run()) == 2
     assert attempts == {"a": 1, "b": 2}
+
+
+@pytest.mark.postgres
+def test_a_read_of_several_statements_sees_one_snapshot(postgres_url: str) -> None:
+    """A read runs first as one statement outside any transaction; one that goes on to a
+    second statement runs again in a transaction, and a commit made between its statements
+    stays unseen. A read of one statement runs once."""
+    attempts = Counter[str]()
+
+    def read(tx: ReadTx) -> tuple[int, int]:
+        attempts["read"] += 1
+        before = tx.count_endpoints(APP)
+        late = _endpoint(f"late-{attempts['read']}", 0)
+        asyncio.run(commit_elsewhere(lambda other: other.put_endpoint(APP, late)))
+        return before, tx.count_endpoints(APP)
+
+    async def commit_elsewhere(fn: Callable[[WriteTx], None]) -> None:
+        other = PostgresStore(postgres_url, size=1)
+        try:
+            await other.write(fn)
+        finally:
+            await other.close()
+
+    async def run() -> tuple[tuple[int, int], int]:
+        store = PostgresStore(postgres_url)
+        try:
+            await store.write(lambda tx: tx.put_endpoint(APP, _endpoint("first", 0)))
+            counts = await store.read(read)
+            attempts["one"] = 0
+
+            def one(tx: ReadTx) -> int:
+                attempts["one"] += 1
+                return tx.count_endpoints(APP)
+
+            return counts, await store.read(one)
+        finally:
+            await store.close()
+
+    counts, total = asyncio.run(run())
+    assert counts == (2, 2)  # the second run saw late-1, and not late-2
+    assert total == 3
+    assert attempts == {"read": 2, "one": 1}
 
 
 @pytest.mark.postgres

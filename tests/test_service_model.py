@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import botocore.session
@@ -10,7 +11,7 @@ import pytest
 from botocore.model import OperationModel, Shape, StructureShape
 
 from conftest import RunningServer
-from openpinpoint.core import segment_shapes, shapes, template_shapes
+from openpinpoint.core import messaging_shapes, segment_shapes, shapes, template_shapes
 from openpinpoint.wire.operations import OPERATIONS, Operation
 from rawhttp import raw_request
 
@@ -36,6 +37,8 @@ def _struct_in(kind: Any) -> type[msgspec.Struct] | None:
         return found[0] if found else None
     if isinstance(kind, msgspec.inspect.ListType):
         return _struct_in(kind.item_type)
+    if isinstance(kind, msgspec.inspect.DictType):
+        return _struct_in(kind.value_type)
     return None
 
 
@@ -46,8 +49,8 @@ def _assert_members_exist(struct: type[msgspec.Struct], shape: Shape, path: str)
         nested = _struct_in(kind)
         if nested is not None:
             member = shape.members[name]
-            while member.type_name == "list":
-                member = member.member
+            while member.type_name in ("list", "map"):
+                member = member.member if member.type_name == "list" else member.value
             _assert_members_exist(nested, member, f"{path}.{name}")
 
 
@@ -96,7 +99,7 @@ def test_every_emitted_member_exists_in_the_output_shape(operation: Operation) -
     # Each feature keeps its shapes in a module of its own.
     struct = next(
         found
-        for module in (shapes, template_shapes, segment_shapes)
+        for module in (shapes, messaging_shapes, template_shapes, segment_shapes)
         if (found := getattr(module, payload_shape.name, None)) is not None
     )
     _assert_members_exist(struct, payload_shape, operation.output)
@@ -152,3 +155,42 @@ def test_a_full_endpoint_on_the_wire_fits_the_model(server: RunningServer, app_i
     _assert_json_fits(users, MODEL.shape_for("EndpointsResponse"), "EndpointsResponse")
     apps = raw_request(server.url, "GET", "/v1/apps?page-size=3").json()
     _assert_json_fits(apps, MODEL.shape_for("ApplicationsResponse"), "ApplicationsResponse")
+
+
+def test_channels_and_send_results_on_the_wire_fit_the_model(
+    server: RunningServer, app_id: str
+) -> None:
+    client = server.client()
+    client.update_email_channel(
+        ApplicationId=app_id,
+        EmailChannelRequest={"FromAddress": "a@example.com", "Identity": "example.com"},
+    )
+    client.update_endpoint(
+        ApplicationId=app_id,
+        EndpointId="m",
+        EndpointRequest={
+            "Address": "b@example.com",
+            "ChannelType": "EMAIL",
+            "User": {"UserId": "u"},
+        },
+    )
+    message = {"SimpleEmail": {"Subject": {"Data": "s"}, "TextPart": {"Data": "t"}}}
+    body = {
+        "MessageConfiguration": {"EmailMessage": message},
+        "Addresses": {"c@example.com": {"ChannelType": "EMAIL"}},
+        "Endpoints": {"m": {}, "missing": {}},
+    }
+    sent = raw_request(
+        server.url, "POST", f"/v1/apps/{app_id}/messages", json.dumps(body).encode()
+    ).json()
+    assert set(sent) == {"ApplicationId", "EndpointResult", "RequestId", "Result"}
+    _assert_json_fits(sent, MODEL.shape_for("MessageResponse"), "MessageResponse")
+    users = {"MessageConfiguration": {"EmailMessage": message}, "Users": {"u": {}}}
+    sent = raw_request(
+        server.url, "POST", f"/v1/apps/{app_id}/users-messages", json.dumps(users).encode()
+    ).json()
+    _assert_json_fits(sent, MODEL.shape_for("SendUsersMessageResponse"), "SendUsersMessageResponse")
+    channels = raw_request(server.url, "GET", f"/v1/apps/{app_id}/channels").json()
+    _assert_json_fits(channels, MODEL.shape_for("ChannelsResponse"), "ChannelsResponse")
+    channel = raw_request(server.url, "GET", f"/v1/apps/{app_id}/channels/email").json()
+    _assert_json_fits(channel, MODEL.shape_for("EmailChannelResponse"), "EmailChannelResponse")

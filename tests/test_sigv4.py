@@ -15,7 +15,7 @@ import botocore.auth
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import TEST_KEY, RunningServer, pinpoint_client
+from conftest import STORES, TEST_KEY, RunningServer, new_store_url, pinpoint_client
 from openpinpoint.core.errors import Forbidden
 from openpinpoint.keys import AccessKey, KeyFile, new_key
 from openpinpoint.wire.auth import HttpRequest
@@ -26,14 +26,18 @@ OTHER_KEY = new_key(name="other", admin=True)
 TOKEN_KEY = new_key(name="with token", admin=True, session_token=True)
 
 
-@pytest.fixture(scope="module")
-def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """A server whose keys file holds TEST_KEY, OTHER_KEY and a key with a session token."""
+@pytest.fixture(scope="module", params=STORES)
+def keyed_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """A server whose keys file holds TEST_KEY, OTHER_KEY and a key with a session token,
+    on each store."""
     directory = tmp_path_factory.mktemp("sigv4")
     keys = KeyFile(directory / "keys.json")
     for key in (TEST_KEY, OTHER_KEY, TOKEN_KEY):
         keys.create(key)
-    running = RunningServer(f"sqlite:///{directory / 'db.sqlite'}", "--keys-file", str(keys.path))
+    db = new_store_url(request.param, request, directory)
+    running = RunningServer(db, "--keys-file", str(keys.path))
     yield running
     running.stop()
 

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+
+from conftest import STORES, new_store_url, run_cli
+from openpinpoint.core.shapes import EndpointResponse
+from openpinpoint.store import postgres, sqlite
+from openpinpoint.store.open import open_store, sqlite_path
 
 
 def test_user_endpoints_are_listed_in_byte_order_of_their_ids(client: Any, app_id: str) -> None:
@@ -63,3 +72,77 @@ def test_an_application_id_holding_nul_is_not_found(client: Any, bad_id: str) ->
         client.list_tags_for_resource(
             ResourceArn=f"arn:aws:mobiletargeting:us-east-1:000000000000:apps/{bad_id}"
         )
+    with pytest.raises(client.exceptions.NotFoundException):
+        client.get_endpoint(ApplicationId=bad_id, EndpointId="e")
+    with pytest.raises(client.exceptions.NotFoundException):
+        client.get_user_endpoints(ApplicationId=bad_id, UserId="u")
+
+
+def test_g1_an_unknown_app_is_reported_before_an_invalid_id(client: Any, app_id: str) -> None:
+    """GetEndpoint and GetUserEndpoints read the app with the endpoints in one statement;
+    the errors keep their order: an unknown app first, then the id, then a missing one."""
+
+    def get_endpoint(app: str) -> Any:
+        return client.get_endpoint(ApplicationId=app, EndpointId="bad$id")
+
+    def get_user_endpoints(app: str) -> Any:
+        return client.get_user_endpoints(ApplicationId=app, UserId="bad$id")
+
+    for read in (get_endpoint, get_user_endpoints):
+        with pytest.raises(client.exceptions.NotFoundException, match="Application"):
+            read("f" * 32)
+        with pytest.raises(client.exceptions.BadRequestException, match="invalid"):
+            read(app_id)
+    with pytest.raises(client.exceptions.NotFoundException, match="Endpoint 'none'"):
+        client.get_endpoint(ApplicationId=app_id, EndpointId="none")
+    with pytest.raises(client.exceptions.NotFoundException, match="User 'none'"):
+        client.get_user_endpoints(ApplicationId=app_id, UserId="none")
+
+
+def _endpoint(endpoint_id: str, n: float) -> EndpointResponse:
+    return EndpointResponse(id=endpoint_id, endpoint_status="ACTIVE", metrics={"n": n})
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_put_endpoints_writes_each_in_order_the_last_of_one_id_winning(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The multi-row write that `migrate-store` uses means the same as one put per endpoint."""
+    url = new_store_url(kind, request, tmp_path)
+    app = "0" * 32
+
+    async def run() -> list[EndpointResponse]:
+        store = open_store(url)
+        try:
+            page = [_endpoint("a", 1), _endpoint("B", 1), _endpoint("b", 2)]
+            await store.write(lambda tx: tx.put_endpoints(app, page))
+            return await store.read(lambda tx: tx.list_endpoints(app, "", 10))
+        finally:
+            await store.close()
+
+    assert asyncio.run(run()) == [_endpoint("a", 1), _endpoint("b", 2)]
+
+
+def _mark_newer(url: str) -> None:
+    """Make the store look as if a newer OpenPinpoint had migrated it."""
+    asyncio.run(open_store(url).close())
+    if url.startswith("sqlite"):
+        with sqlite3.connect(sqlite_path(url)) as conn:
+            conn.execute(f"PRAGMA user_version = {sqlite.SCHEMA_VERSION + 1}")
+    else:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO schema_migrations (version) VALUES (%s)",
+                (postgres.SCHEMA_VERSION + 1,),
+            )
+
+
+def test_a_store_written_by_a_newer_openpinpoint_is_refused(empty_store_url: str) -> None:
+    """The server will not start on it (one line, no traceback) rather than damage it."""
+    _mark_newer(empty_store_url)
+    with pytest.raises(RuntimeError, match="newer than this OpenPinpoint"):
+        open_store(empty_store_url)
+    refused = run_cli("serve", "--port", "0", "--db", empty_store_url)
+    assert refused.returncode == 2
+    assert "newer than this OpenPinpoint understands" in refused.stderr
+    assert "Traceback" not in refused.stderr

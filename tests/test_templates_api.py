@@ -184,8 +184,13 @@ def test_list_templates_prefix_type_and_paging(client: Any) -> None:
 
 
 def test_voice_and_inapp_templates_are_not_served(server: RunningServer, client: Any) -> None:
-    for path in ("/v1/templates/x/voice", "/v1/templates/x/inapp"):
-        assert raw_request(server.url, "GET", path).status == 404
+    for path, operation in (
+        ("/v1/templates/x/voice", "GetVoiceTemplate"),
+        ("/v1/templates/x/inapp", "GetInAppTemplate"),
+    ):
+        unserved = raw_request(server.url, "GET", path)
+        assert unserved.status == 501
+        assert operation in unserved.json()["Message"]
     listing = raw_request(server.url, "GET", "/v1/templates/x/VOICE/versions")
     assert listing.status == 404
     assert "VOICE templates are not served" in listing.json()["Message"]

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from conftest import RunningServer, pinpoint_client
 from inprocess import serve_in_thread
-from openpinpoint.core.errors import Forbidden, TooManyRequests
+from openpinpoint.core.errors import Forbidden, TooManyRequests, UnsupportedOperation
 from openpinpoint.core.provider import PinpointProvider, RequestContext
 from openpinpoint.core.shapes import ApplicationResponse
 from openpinpoint.store.open import open_store
 from openpinpoint.wire.app import MAX_BODY_BYTES, PinpointApp
 from openpinpoint.wire.auth import Caller, HttpRequest
+from openpinpoint.wire.model import model_operations
+from openpinpoint.wire.operations import OPERATIONS, Operation
+from openpinpoint.wire.router import Router
 from rawhttp import connect, raw_request
 
 ODD_IDS = [
@@ -205,3 +210,45 @@ def test_an_authenticator_refusal_is_a_forbidden_exception(sqlite_provider: Any)
         unknown = raw_request(url, "GET", "/not/a/pinpoint/path")
     assert "not signed" in excinfo.value.response["Message"]
     assert unknown.status == 403  # refused before routing: paths are not revealed
+
+
+def _path(uri: str) -> bytes:
+    return re.sub(r"\{[^}]+\}", "x", uri).encode()
+
+
+@pytest.mark.parametrize("operation", model_operations(), ids=lambda op: op.name)
+def test_every_model_operation_is_served_or_named_as_unsupported(operation: Operation) -> None:
+    """The table decides: an operation in OPERATIONS is routed to its handler, any other
+    operation of the model gets 501 naming it, so a new table entry is served at once."""
+    router = Router(OPERATIONS)
+    if operation.name in {op.name for op in OPERATIONS}:
+        assert router.match(operation.method, _path(operation.uri))[0].name == operation.name
+    else:
+        with pytest.raises(UnsupportedOperation, match=f"^{operation.name} "):
+            router.match(operation.method, _path(operation.uri))
+
+
+def test_an_operation_leaving_the_table_becomes_unsupported() -> None:
+    router = Router(op for op in OPERATIONS if op.name != "GetApp")
+    with pytest.raises(UnsupportedOperation, match="GetApp"):
+        router.match("GET", b"/v1/apps/x")
+
+
+def test_an_unsupported_operation_is_a_501_that_no_not_found_handler_catches(
+    client: Any, app_id: str
+) -> None:
+    with pytest.raises(ClientError) as excinfo:
+        client.create_campaign(
+            ApplicationId=app_id, WriteCampaignRequest={"Name": "c", "SegmentId": "s"}
+        )
+    assert not isinstance(excinfo.value, client.exceptions.NotFoundException)
+    response = excinfo.value.response
+    assert (response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"]) == (
+        501,
+        "NotImplementedException",
+    )
+    assert response["Error"]["Message"].startswith(
+        "CreateCampaign (POST /v1/apps/{application-id}/campaigns) is an Amazon Pinpoint "
+        "operation that this OpenPinpoint server does not support"
+    )
+    assert response["ResponseMetadata"]["RetryAttempts"] == 0

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress
 
 from openpinpoint import __version__
+from openpinpoint.cli_delivery import add_delivery_arguments, data_dir, delivery_settings
 from openpinpoint.cli_security import (
     add_keys_command,
     add_serve_arguments,
@@ -20,12 +21,23 @@ from openpinpoint.cli_security import (
     serve_settings,
 )
 from openpinpoint.cli_segments import add_segment_command, segment_main
+from openpinpoint.cli_where import (
+    STORE_ERRORS,
+    announce_store,
+    checked,
+    env_default,
+    existing_store,
+    one_of,
+    port,
+    say,
+    shown,
+)
 from openpinpoint.core.jobs import DEFAULT_LEASE_SECONDS
 from openpinpoint.core.provider import DEFAULT_ACCOUNT_ID
 from openpinpoint.files import LOCAL_FILES_ENV, S3_ENDPOINT_ENV, FileSettings
 from openpinpoint.keys import KeyFileError
 from openpinpoint.preview import PreviewError, Request, load, print_preview
-from openpinpoint.server import DEFAULT_HOST, DEFAULT_PORT, ServerSettings, serve
+from openpinpoint.server import DEFAULT_HOST, DEFAULT_PORT, ServeError, ServerSettings, serve
 from openpinpoint.store.copy import (
     Counts,
     StoreCopyError,
@@ -65,8 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve_cmd.add_argument(
         "--port",
-        type=int,
-        default=int(os.environ.get("OPENPINPOINT_PORT", DEFAULT_PORT)),
+        type=checked(port, "a port number (0-65535)", "OPENPINPOINT_PORT"),
+        default=env_default("OPENPINPOINT_PORT", str(DEFAULT_PORT)),
         help=f"port to listen on, 0 for any free port (default {DEFAULT_PORT}; $OPENPINPOINT_PORT)",
     )
     _add_store_options(serve_cmd)
@@ -80,23 +92,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve_cmd.add_argument(
         "--job-lease-seconds",
-        type=float,
-        default=float(os.environ.get("OPENPINPOINT_JOB_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)),
+        type=checked(float, "a number of seconds", "OPENPINPOINT_JOB_LEASE_SECONDS"),
+        default=env_default("OPENPINPOINT_JOB_LEASE_SECONDS", str(DEFAULT_LEASE_SECONDS)),
         help="how long a job whose server stopped waits before another server resumes it "
         f"(default {DEFAULT_LEASE_SECONDS:g}; $OPENPINPOINT_JOB_LEASE_SECONDS)",
     )
     serve_cmd.add_argument(
         "--workers",
         type=_positive,
-        default=os.environ.get("OPENPINPOINT_WORKERS", "1"),
+        default=env_default("OPENPINPOINT_WORKERS", "1"),
         metavar="N",
         help="server processes sharing the port (default 1; $OPENPINPOINT_WORKERS); on "
         "PostgreSQL each opens up to $OPENPINPOINT_DB_POOL_SIZE connections (default 10)",
     )
+    levels = ("debug", "info", "warning", "error")
     serve_cmd.add_argument(
         "--log-level",
-        default=os.environ.get("OPENPINPOINT_LOG_LEVEL", "info"),
-        choices=["debug", "info", "warning", "error"],
+        default=env_default("OPENPINPOINT_LOG_LEVEL", "info"),
+        type=checked(one_of(*levels), f"one of {', '.join(levels)}", "OPENPINPOINT_LOG_LEVEL"),
+        choices=levels,
         help="log verbosity (default info; $OPENPINPOINT_LOG_LEVEL)",
     )
     serve_cmd.add_argument(
@@ -111,6 +125,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"AWS account id used in application ARNs (default {DEFAULT_ACCOUNT_ID})",
     )
     add_serve_arguments(serve_cmd)
+    add_delivery_arguments(serve_cmd)
     add_keys_command(commands)
 
     migrate_cmd = commands.add_parser(
@@ -217,6 +232,8 @@ def _add_store_options(command: argparse.ArgumentParser) -> None:
 def _transfer(args: argparse.Namespace) -> int:
     url = args.db or default_url()
     out = Console()
+    if not existing_store(url):
+        return 2
     try:
         if args.command == "export":
             summary = asyncio.run(
@@ -232,11 +249,16 @@ def _transfer(args: argparse.Namespace) -> int:
                     s3_endpoint_url=args.s3_endpoint_url,
                 )
             )
-    except (TransferError, StoreURLError, RuntimeError) as error:
-        print(f"openpinpoint: {error}", file=sys.stderr)
+    except (TransferError, *STORE_ERRORS) as error:
+        say(f"{error} (store {shown(url)})")
         return 2
     except KeyboardInterrupt:
-        print("openpinpoint: interrupted; the job is marked FAILED", file=sys.stderr)
+        say(
+            "interrupted; the job is marked FAILED. The rows it wrote stay written: run the "
+            "same command again to finish (it imports every row again, to the same values)"
+            if args.command == "import"
+            else "interrupted; the job is marked FAILED"
+        )
         return 130
     print_summary(summary, out)
     return 1 if summary.failed_jobs or summary.failures else 0
@@ -251,10 +273,13 @@ def _render(args: argparse.Namespace) -> int:
         endpoint_id=args.endpoint,
         user_id=args.user,
     )
+    url = args.db or default_url()
+    if not existing_store(url):
+        return 2
     try:
-        template, recipients = asyncio.run(load(args.db or default_url(), request))
+        template, recipients = asyncio.run(load(url, request))
     except (PreviewError, StoreURLError, RuntimeError) as error:
-        print(f"openpinpoint: {error}", file=sys.stderr)
+        say(str(error))
         return 1
     return 0 if print_preview(template, recipients, sys.stdout) else 1
 
@@ -282,32 +307,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "render":
         return _render(args)
     if args.command == "serve":
-        url = args.db or default_url()
-        try:
-            open_store_check(url)
-        except (StoreURLError, RuntimeError) as error:
-            print(f"openpinpoint: {error}", file=sys.stderr)
-            return 2
-        settings = ServerSettings(
-            db_url=url,
-            host=args.host,
-            port=args.port,
-            account_id=args.account_id,
-            log_level=args.log_level,
-            access_log=args.access_log,
-            files=FileSettings(s3_endpoint_url=args.s3_endpoint_url, local_root=args.local_files),
-            job_lease_seconds=args.job_lease_seconds,
-            workers=args.workers,
-            **serve_settings(args, parser),
-        )
-        try:
-            serve(settings)
-        except KeyFileError as error:
-            print(f"openpinpoint: {error}", file=sys.stderr)
-            return 2
-        except KeyboardInterrupt:
-            # uvicorn re-raises Ctrl-C once it has shut down gracefully; that is a normal end.
-            return 130
+        return _serve(args, parser)
+    return 0
+
+
+def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    url = args.db or default_url()
+    security = serve_settings(args, parser)
+    announce_store(url)
+    try:
+        open_store_check(url)
+    except STORE_ERRORS as error:
+        say(f"cannot use the store {shown(url)}: {error}")
+        return 2
+    settings = ServerSettings(
+        db_url=url,
+        host=args.host,
+        port=args.port,
+        account_id=args.account_id,
+        log_level=args.log_level,
+        access_log=args.access_log,
+        files=FileSettings(s3_endpoint_url=args.s3_endpoint_url, local_root=args.local_files),
+        job_lease_seconds=args.job_lease_seconds,
+        workers=args.workers,
+        delivery=delivery_settings(args, parser),
+        data_dir=data_dir(),
+        **security,
+    )
+    try:
+        serve(settings)
+    except (KeyFileError, ServeError) as error:
+        say(str(error))
+        return 2
+    except KeyboardInterrupt:
+        # uvicorn re-raises Ctrl-C once it has shut down gracefully; that is a normal end.
+        return 130
     return 0
 
 

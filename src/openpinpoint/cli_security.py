@@ -4,15 +4,18 @@ TLS and timeouts, and the `keys` command that manages access keys."""
 from __future__ import annotations
 
 import argparse
-import os
+import ssl
 import sys
 from pathlib import Path
 from typing import Any
 
+from openpinpoint.cli_where import announce_keys_file, checked, env_default, one_of
 from openpinpoint.core.values import is_resource_id
 from openpinpoint.keys import KEYS_FILE_ENV, KeyFile, KeyFileError, default_keys_path, new_key
 from openpinpoint.wire.app import DEFAULT_BODY_TIMEOUT
 from openpinpoint.wire.http import DEFAULT_HEADER_TIMEOUT
+
+DEFAULT_REGION = "us-east-1"
 
 
 def _keys_file_arg(parser: argparse._ActionsContainer) -> None:
@@ -30,16 +33,17 @@ def add_serve_arguments(serve_cmd: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--auth",
         choices=["sigv4", "none"],
-        default=os.environ.get("OPENPINPOINT_AUTH", "sigv4"),
+        type=checked(one_of("sigv4", "none"), "sigv4 or none", "OPENPINPOINT_AUTH"),
+        default=env_default("OPENPINPOINT_AUTH", "sigv4"),
         help="sigv4 (default): every request must be signed with an access key; none: "
         "anyone may call, for local testing only ($OPENPINPOINT_AUTH)",
     )
     _keys_file_arg(group)
     group.add_argument(
         "--throttle-rate",
-        type=float,
+        type=checked(float, "a number of requests per second", "OPENPINPOINT_THROTTLE_RATE"),
         metavar="PER_SECOND",
-        default=float(os.environ.get("OPENPINPOINT_THROTTLE_RATE", "0")),
+        default=env_default("OPENPINPOINT_THROTTLE_RATE", "0"),
         help="requests per second each access key may make, answered with 429 beyond it "
         "(default 0: no throttling; $OPENPINPOINT_THROTTLE_RATE)",
     )
@@ -74,6 +78,8 @@ def serve_settings(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     """The `ServerSettings` fields that the security flags set."""
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
+    if args.tls_cert:
+        _check_tls(args.tls_cert, args.tls_key, parser)
     if args.throttle_rate < 0 or (args.throttle_burst is not None and args.throttle_burst < 1):
         parser.error("--throttle-rate must be 0 or more and --throttle-burst at least 1")
     if args.body_timeout <= 0 or args.header_timeout <= 0:
@@ -88,6 +94,18 @@ def serve_settings(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
         "tls_cert": args.tls_cert,
         "tls_key": args.tls_key,
     }
+
+
+def _check_tls(cert: str, key: str, parser: argparse.ArgumentParser) -> None:
+    """Refuse, naming the file, what the TLS layer would otherwise fail on with a traceback
+    once the server has started."""
+    for flag, path in (("--tls-cert", cert), ("--tls-key", key)):
+        if not Path(path).is_file():
+            parser.error(f"{flag} {path}: no such file")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as error:
+        parser.error(f"cannot use --tls-cert {cert} with --tls-key {key}: {error}")
 
 
 def add_keys_command(commands: Any) -> None:
@@ -128,6 +146,7 @@ def add_keys_command(commands: Any) -> None:
 
 def keys_main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     keys = KeyFile(args.keys_file.resolve() if args.keys_file else default_keys_path())
+    announce_keys_file(keys.path, creating=args.keys_command == "create")
     try:
         if args.keys_command == "create":
             return _create(keys, args, parser)
@@ -165,6 +184,8 @@ def _create(keys: KeyFile, args: argparse.Namespace, parser: argparse.ArgumentPa
     print(f"aws_secret_access_key = {key.secret}")
     if key.session_token is not None:
         print(f"aws_session_token = {key.session_token}")
+    # Any region will do (it only appears in ARNs), but the AWS CLI refuses to run without one.
+    print(f"region = {DEFAULT_REGION}")
     return 0
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from openpinpoint.cli_where import existing_store, say
 from openpinpoint.core import apps, segments
 from openpinpoint.core.errors import PinpointError
 from openpinpoint.core.shapes import EndpointResponse, encode
@@ -55,15 +56,18 @@ def segment_main(args: argparse.Namespace) -> int:
     if args.action == "show" and args.limit < 0:
         print("openpinpoint: --limit must be 0 or more", file=sys.stderr)
         return 2
+    url = args.db or default_url()
+    if not existing_store(url):
+        return 2
     try:
-        return asyncio.run(_run(args))
+        return asyncio.run(_run(args, url))
     except (PinpointError, StoreURLError, RuntimeError) as error:
-        print(f"openpinpoint: {getattr(error, 'message', error)}", file=sys.stderr)
+        say(str(getattr(error, "message", error)))
         return 2
 
 
-async def _run(args: argparse.Namespace) -> int:
-    store = open_store(args.db or default_url())
+async def _run(args: argparse.Namespace, url: str) -> int:
+    store = open_store(url)
     try:
         if args.action == "count":
             started = time.perf_counter()

@@ -164,8 +164,13 @@ class KeyFile:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         """Serialise changes by several `openpinpoint keys` commands at once."""
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        lock = os.open(self.path.with_name(self.path.name + ".lock"), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            lock = os.open(
+                self.path.with_name(self.path.name + ".lock"), os.O_CREAT | os.O_RDWR, 0o600
+            )
+        except OSError as error:
+            raise KeyFileError(f"cannot write keys file {self.path}: {error.strerror}") from None
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield

@@ -14,11 +14,15 @@ from uvicorn.supervisors import Multiprocess
 
 from openpinpoint import __version__
 from openpinpoint.core.jobs import DEFAULT_LEASE_SECONDS, JobRunner
+from openpinpoint.core.messaging_api import Messaging
 from openpinpoint.core.provider import DEFAULT_ACCOUNT_ID, PinpointProvider
+from openpinpoint.core.sealing import server_sealer
+from openpinpoint.core.sending import Sender
+from openpinpoint.delivery.choose import Backends, BackendSettings, log_backends, open_backends
 from openpinpoint.files import Files, FileSettings
 from openpinpoint.keys import KeyFile, default_keys_path, new_key
 from openpinpoint.store.base import Store
-from openpinpoint.store.open import open_store
+from openpinpoint.store.open import DEFAULT_DATA_DIR, open_store
 from openpinpoint.wire.app import DEFAULT_BODY_TIMEOUT, PinpointApp
 from openpinpoint.wire.auth import Authenticator, NoAuthentication
 from openpinpoint.wire.http import DEFAULT_HEADER_TIMEOUT, PinpointConfig
@@ -56,6 +60,10 @@ class ServerSettings:
     files: FileSettings = field(default_factory=FileSettings)
     job_lease_seconds: float = DEFAULT_LEASE_SECONDS
     workers: int = 1
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    """Where the server keeps its own files: the channel-secret key, the outbox."""
+    delivery: BackendSettings | None = None
+    """None: the outbox in the data directory for everything."""
 
     @property
     def keys_path(self) -> Path:
@@ -72,14 +80,20 @@ def configure_logging(level: str, access_log: bool) -> None:
 def build_app(settings: ServerSettings, url: str) -> PinpointApp:
     """The app; its store opens at startup in the process that serves."""
     opened: list[Store] = []
-    authenticator: Authenticator = NoAuthentication()
+    authenticator: Authenticator
     if settings.auth == "sigv4":
         authenticator = SigV4Authenticator(KeyFile(settings.keys_path))
+    elif settings.auth == "none":
+        authenticator = NoAuthentication()
+    else:  # anything else must never fall through to "no authentication"
+        raise ValueError(f"unknown auth setting {settings.auth!r}: sigv4 or none")
     throttle = None
     if settings.throttle_rate > 0:
         burst = settings.throttle_burst or max(1.0, settings.throttle_rate)
         throttle = Throttle(settings.throttle_rate, burst)
     runners: list[JobRunner] = []
+    delivering: list[Backends] = []
+    delivery = settings.delivery or BackendSettings(outbox=settings.data_dir / "outbox")
 
     async def start() -> PinpointProvider:
         store = open_store(settings.db_url)
@@ -120,11 +134,22 @@ def build_app(settings: ServerSettings, url: str) -> PinpointApp:
             url,
             credentials,
         )
-        return PinpointProvider(store, account_id=settings.account_id, jobs=runner)
+        backends = open_backends(delivery)
+        delivering.append(backends)
+        log_backends(backends)
+        messaging = Messaging(
+            sealer=server_sealer(settings.data_dir),
+            sender=Sender(backends, timeout=delivery.timeout),
+        )
+        return PinpointProvider(
+            store, account_id=settings.account_id, jobs=runner, messaging=messaging
+        )
 
     async def stop() -> None:
         for runner in runners:
             await runner.stop()
+        for backends in delivering:
+            await backends.close()
         for store in opened:
             await store.close()
         log.info("OpenPinpoint stopped")
@@ -168,11 +193,20 @@ More keys: openpinpoint keys create --name NAME [--apps ID,...] [--admin]
     )
 
 
+class ServeError(Exception):
+    """The server cannot start, for a reason its user can fix (said in one line)."""
+
+
 def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        hint = " (is another server running? choose another --port)" if port else ""
+        raise ServeError(f"cannot listen on {host}:{port}: {error.strerror}{hint}") from None
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock

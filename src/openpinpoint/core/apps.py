@@ -28,7 +28,10 @@ def response(app: App) -> ApplicationResponse:
 
 def require_app(tx: ReadTx, app_id: str) -> App:
     """The app, or 404 (G1). Malformed ids are simply unknown ids."""
-    app = tx.get_app(app_id)
+    return found_app(tx.get_app(app_id), app_id)
+
+
+def found_app(app: App | None, app_id: str) -> App:
     if app is None:
         raise NotFound(f"Application {app_id!r} not found")
     return app

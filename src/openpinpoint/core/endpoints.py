@@ -16,6 +16,7 @@ from typing import TypeVar
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from openpinpoint.core import apps
 from openpinpoint.core.errors import BadRequest, NotFound
 from openpinpoint.core.shapes import (
     AttributeType,
@@ -77,15 +78,49 @@ def user_attributes_of(endpoint: EndpointResponse | None) -> dict[str, list[str]
 
 def get_endpoint(tx: ReadTx, app_id: str, endpoint_id: str) -> EndpointResponse:
     check_id("EndpointId", endpoint_id)
-    endpoint = tx.get_endpoint(app_id, endpoint_key(endpoint_id))
+    return _found_endpoint(tx.get_endpoint(app_id, endpoint_key(endpoint_id)), app_id, endpoint_id)
+
+
+def get_endpoint_in_app(tx: ReadTx, app_id: str, endpoint_id: str) -> EndpointResponse:
+    """`apps.require_app`, then `get_endpoint`: the same answers from one store call."""
+    _check_id_in_app(tx, app_id, "EndpointId", endpoint_id)
+    app, endpoint = tx.get_app_and_endpoint(app_id, endpoint_key(endpoint_id))
+    apps.found_app(app, app_id)
+    return _found_endpoint(endpoint, app_id, endpoint_id)
+
+
+def get_user_endpoints(tx: ReadTx, app_id: str, user_id: str) -> list[EndpointResponse]:
+    check_id("UserId", user_id)
+    return _found_user(tx.user_endpoints(app_id, user_id), app_id, user_id)
+
+
+def get_user_endpoints_in_app(tx: ReadTx, app_id: str, user_id: str) -> list[EndpointResponse]:
+    """`apps.require_app`, then `get_user_endpoints`: the same answers from one store call."""
+    _check_id_in_app(tx, app_id, "UserId", user_id)
+    app, endpoints = tx.get_app_and_user_endpoints(app_id, user_id)
+    apps.found_app(app, app_id)
+    return _found_user(endpoints, app_id, user_id)
+
+
+def _check_id_in_app(tx: ReadTx, app_id: str, what: str, value: str) -> None:
+    try:
+        check_id(what, value)
+    except BadRequest:
+        apps.require_app(tx, app_id)  # an unknown app is the first error, as everywhere
+        raise
+
+
+def _found_endpoint(
+    endpoint: EndpointResponse | None, app_id: str, endpoint_id: str
+) -> EndpointResponse:
     if endpoint is None:
         raise NotFound(f"Endpoint {endpoint_id!r} not found in application {app_id}")
     return endpoint
 
 
-def get_user_endpoints(tx: ReadTx, app_id: str, user_id: str) -> list[EndpointResponse]:
-    check_id("UserId", user_id)
-    endpoints = tx.user_endpoints(app_id, user_id)
+def _found_user(
+    endpoints: list[EndpointResponse], app_id: str, user_id: str
+) -> list[EndpointResponse]:
     if not endpoints:
         raise NotFound(f"User {user_id!r} has no endpoints in application {app_id}")
     return endpoints

@@ -36,6 +36,15 @@ class MethodNotAllowed(PinpointError):
     status = 405
 
 
+class UnsupportedOperation(PinpointError):
+    """An operation of Amazon Pinpoint's API that this server does not serve. Not a
+    modeled Pinpoint error on purpose: botocore raises a plain `ClientError` with this code,
+    which no `except client.exceptions.NotFoundException` catches, and it does not retry 501."""
+
+    code = "NotImplementedException"
+    status = 501
+
+
 class PayloadTooLarge(PinpointError):
     code = "PayloadTooLargeException"
     status = 413

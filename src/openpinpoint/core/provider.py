@@ -16,6 +16,7 @@ from openpinpoint.core import apps, endpoints, jobs, segments
 from openpinpoint.core.access import FULL_ACCESS, Access
 from openpinpoint.core.endpoints import Stamp
 from openpinpoint.core.errors import BadRequest
+from openpinpoint.core.messaging_api import Messaging, MessagingOperations
 from openpinpoint.core.segments_api import SegmentOperations
 from openpinpoint.core.shapes import (
     ApplicationResponse,
@@ -55,6 +56,8 @@ class RequestContext:
     request_id: str
     region: str = DEFAULT_REGION
     access: Access = FULL_ACCESS
+    access_key_id: str | None = None
+    """None when the server does not authenticate (`--auth none`)."""
     received: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -67,16 +70,18 @@ def _with_app_id(app_id: str, endpoint: EndpointResponse) -> EndpointResponse:
     return endpoint
 
 
-class PinpointProvider(TemplateOperations, SegmentOperations):
+class PinpointProvider(MessagingOperations, TemplateOperations, SegmentOperations):
     def __init__(
         self,
         store: Store,
         account_id: str = DEFAULT_ACCOUNT_ID,
         jobs: jobs.JobRunner | None = None,
+        messaging: Messaging | None = None,
     ) -> None:
         self.store = store
         self.account_id = account_id
         self.jobs = jobs or _default_runner(store)
+        self.messaging = messaging
 
     async def _read_in_app(self, ctx: RequestContext, app_id: str, fn: Callable[[ReadTx], T]) -> T:
         ctx.access.require_app(app_id)
@@ -174,8 +179,9 @@ class PinpointProvider(TemplateOperations, SegmentOperations):
     async def get_endpoint(
         self, ctx: RequestContext, application_id: str, endpoint_id: str
     ) -> EndpointResponse:
-        found = await self._read_in_app(
-            ctx, application_id, lambda tx: endpoints.get_endpoint(tx, application_id, endpoint_id)
+        ctx.access.require_app(application_id)
+        found = await self.store.read(
+            lambda tx: endpoints.get_endpoint_in_app(tx, application_id, endpoint_id)
         )
         return _with_app_id(application_id, found)
 
@@ -194,10 +200,9 @@ class PinpointProvider(TemplateOperations, SegmentOperations):
     async def get_user_endpoints(
         self, ctx: RequestContext, application_id: str, user_id: str
     ) -> EndpointsResponse:
-        found = await self._read_in_app(
-            ctx,
-            application_id,
-            lambda tx: endpoints.get_user_endpoints(tx, application_id, user_id),
+        ctx.access.require_app(application_id)
+        found = await self.store.read(
+            lambda tx: endpoints.get_user_endpoints_in_app(tx, application_id, user_id)
         )
         return EndpointsResponse(item=[_with_app_id(application_id, e) for e in found])
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
 
 DeliveryStatus = Literal[
     "SUCCESSFUL",
@@ -38,6 +39,10 @@ class Email:
     headers: tuple[tuple[str, str], ...] = ()
     raw: bytes | None = None
     """`RawEmail.Data`: the whole MIME message as the client sent it, used as is."""
+    reply_to: tuple[str, ...] = ()
+    identity: str | None = None
+    """The email channel's `Identity` (SES: an identity ARN, whose region SES is called in)."""
+    configuration_set: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,3 +131,11 @@ class Backend(Protocol):
     async def deliver(self, delivery: Delivery) -> Outcome: ...
 
     async def close(self) -> None: ...
+
+
+def shown_url(url: str) -> str:
+    """A back end's URL as the log may show it: without its password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar
 
+import msgspec
 from msgspec import Struct
 
 from openpinpoint.core.predicates import Predicate
@@ -85,6 +86,20 @@ class Resource(Struct, kw_only=True):
         return cls(scope=scope, kind=kind, name=name, version=version, doc=doc)
 
 
+_decode_endpoint = msgspec.json.Decoder(EndpointResponse).decode
+_decode_app = msgspec.json.Decoder(App).decode
+
+
+def app_and_endpoints(
+    rows: Sequence[Sequence[Any]],
+) -> tuple[App | None, list[EndpointResponse]]:
+    """The SQL stores' combined reads: rows of (app document, endpoint document or NULL),
+    none when the app does not exist."""
+    if not rows:
+        return None, []
+    return _decode_app(rows[0][0]), [_decode_endpoint(doc) for _, doc in rows if doc is not None]
+
+
 class ReadTx(Protocol):
     def get_app(self, app_id: str) -> App | None: ...
 
@@ -97,6 +112,16 @@ class ReadTx(Protocol):
         ...
 
     def user_endpoints(self, app_id: str, user_id: str) -> list[EndpointResponse]: ...
+
+    # The hot reads, each with its app in one statement (one round trip to a database
+    # server); `require_app` followed by the read, with the same answers.
+    def get_app_and_endpoint(
+        self, app_id: str, key: str
+    ) -> tuple[App | None, EndpointResponse | None]: ...
+
+    def get_app_and_user_endpoints(
+        self, app_id: str, user_id: str
+    ) -> tuple[App | None, list[EndpointResponse]]: ...
 
     def list_endpoints(self, app_id: str, after_key: str, limit: int) -> list[EndpointResponse]:
         """Up to `limit` of the app's endpoints whose case-folded id sorts (byte-wise) after
@@ -173,6 +198,10 @@ class WriteTx(ReadTx, Protocol):
 
     def put_endpoint(self, app_id: str, endpoint: EndpointResponse) -> None:
         """Insert or replace the endpoint stored under its case-folded id."""
+        ...
+
+    def put_endpoints(self, app_id: str, endpoints: Iterable[EndpointResponse]) -> None:
+        """`put_endpoint` of each, in order, in as few statements as the backend allows."""
         ...
 
     def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None: ...

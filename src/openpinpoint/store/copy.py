@@ -8,6 +8,7 @@ the source meanwhile (stop the servers first).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -16,7 +17,8 @@ from openpinpoint.core.shapes import EndpointResponse
 from openpinpoint.core.values import endpoint_key
 from openpinpoint.store.base import ATTRIBUTE_KINDS, SERVER_SCOPE, App, ReadTx, Store, WriteTx
 
-PAGE = 500
+# Large pages: a page is one multi-row write, so the per-transaction costs are paid rarely.
+PAGE = 1000
 
 
 class StoreCopyError(RuntimeError):
@@ -122,15 +124,24 @@ async def _copy_app(
 
     await target.write(insert)
     await _copy_resources(source, target, app.id)
+    # The next page is read while the last one is written (and, on SQLite, fsynced).
+    writing: asyncio.Task[None] | None = None
     after = ""
-    while page := await source.read(partial(_endpoints_page, app.id, after)):
+    try:
+        while page := await source.read(partial(_endpoints_page, app.id, after)):
+            last = page[-1].id
+            assert isinstance(last, str)
+            after = endpoint_key(last)
+            if writing is not None:
+                await writing
+            writing = asyncio.create_task(_put_page(target, app.id, page, on_copied))
+    finally:
+        if writing is not None:
+            await writing
 
-        def put(tx: WriteTx, page: list[EndpointResponse] = page) -> None:
-            for endpoint in page:
-                tx.put_endpoint(app.id, endpoint)
 
-        await target.write(put)
-        on_copied(len(page))
-        last = page[-1].id
-        assert isinstance(last, str)
-        after = endpoint_key(last)
+async def _put_page(
+    target: Store, app_id: str, page: list[EndpointResponse], on_copied: Callable[[int], None]
+) -> None:
+    await target.write(lambda tx: tx.put_endpoints(app_id, page))
+    on_copied(len(page))

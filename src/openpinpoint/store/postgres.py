@@ -36,7 +36,7 @@ from openpinpoint.core.errors import InternalServerError, ServiceUnavailable, To
 from openpinpoint.core.predicates import Predicate
 from openpinpoint.core.shapes import EndpointResponse, encode
 from openpinpoint.core.values import endpoint_key
-from openpinpoint.store.base import App, JobRecord, ReadTx, Resource, WriteTx
+from openpinpoint.store.base import App, JobRecord, ReadTx, Resource, WriteTx, app_and_endpoints
 from openpinpoint.store.segment_sql import PostgresSegmentSql
 
 T = TypeVar("T")
@@ -227,12 +227,13 @@ class Locks:
     def take(
         self, keys: Iterable[int], exclusive: bool = True, then: Query | None = None
     ) -> list[tuple[Any, ...]]:
-        """Try the locks; then run the query `then` and return its rows."""
+        """Try the locks; then run the statement `then` and return its rows (none for a
+        statement that returns none)."""
         missing = sorted(
             {k for k in keys if k not in self.held or (exclusive and not self.held[k])}
         )
         if not missing:
-            return self._conn.execute(*then).fetchall() if then else []
+            return _rows(self._conn.execute(*then)) if then else []
         fn = "pg_try_advisory_xact_lock" if exclusive else "pg_try_advisory_xact_lock_shared"
         # One round trip for both: the server runs the query after the lock statement, so
         # at READ COMMITTED it sees every commit of the locks' previous holders.
@@ -248,7 +249,15 @@ class Locks:
             raise LockConflict(
                 self.held | {k: exclusive or self.held.get(k, False) for k in missing}
             )
-        return done.fetchall() if done else []
+        return _rows(done) if done else []
+
+
+def _rows(cursor: psycopg.Cursor[TupleRow]) -> list[tuple[Any, ...]]:
+    return cursor.fetchall() if cursor.description is not None else []
+
+
+class NeedsSnapshot(Exception):
+    """A read run as one statement went on to a second, which needs a transaction."""
 
 
 class PostgresTx(WriteTx):
@@ -258,14 +267,20 @@ class PostgresTx(WriteTx):
     transaction has read stays as read until it commits (see docs/architecture.md).
 
     Extending it: a new read in a write transaction takes the lock of what it reads; a new
-    write of endpoints goes through `_lock_for_write`; a write of anything else in an app
+    write of endpoints goes through `_write_endpoints`; a write of anything else in an app
     relies on the app's shared lock, which `get_app` (called by every operation on an app
     through `require_app`) takes, or takes a lock of its own. `LockConflict` must be left
-    to propagate."""
+    to propagate.
 
-    def __init__(self, conn: Connection, locks: Locks | None) -> None:
+    A read transaction made `single` runs outside any transaction block: its one statement
+    is its snapshot, with no BEGIN or COMMIT to wait for; a second statement raises
+    `NeedsSnapshot` so that the store runs the function again in a real transaction."""
+
+    def __init__(self, conn: Connection, locks: Locks | None, single: bool = False) -> None:
         self._conn = conn
         self._locks = locks
+        self._single = single
+        self._ran = False
         # (user_id, address) of endpoints read or written under lock, by (app_id, id_key).
         self._seen: dict[tuple[str, str], tuple[str | None, str | None]] = {}
 
@@ -281,7 +296,14 @@ class PostgresTx(WriteTx):
         if self._locks is not None:
             keys = [lock_key(kind, app_id, v) for v in values if v is not None]
             return self._locks.take(keys, exclusive, then)
-        return self._conn.execute(*then).fetchall() if then else []
+        return self._execute(*then).fetchall() if then else []
+
+    def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> psycopg.Cursor[TupleRow]:
+        if self._single:
+            if self._ran:
+                raise NeedsSnapshot
+            self._ran = True
+        return self._conn.execute(sql, params)
 
     def _endpoints(
         self, rows: Iterable[tuple[Any, ...]], locked: bool = True
@@ -296,7 +318,7 @@ class PostgresTx(WriteTx):
         return found
 
     def _count(self, sql: str, params: tuple[Any, ...]) -> int:
-        row = self._conn.execute(sql, params).fetchone()
+        row = self._execute(sql, params).fetchone()
         assert row is not None
         return int(row[0])
 
@@ -314,7 +336,7 @@ class PostgresTx(WriteTx):
         return _decode_app(rows[0][0]) if rows else None
 
     def list_apps(self, after: int, limit: int) -> list[tuple[int, App]]:
-        rows = self._conn.execute(
+        rows = self._execute(
             "SELECT seq, doc FROM apps WHERE seq > %s ORDER BY seq LIMIT %s", (after, limit)
         )
         return [(seq, _decode_app(doc)) for seq, doc in rows]
@@ -332,8 +354,28 @@ class PostgresTx(WriteTx):
         query = f"{_ENDPOINTS} AND user_id = %s ORDER BY id_key"
         return self._endpoints(self._lock("user", app_id, user_id, then=(query, (app_id, user_id))))
 
+    # In a write transaction these take their locks through the two reads they combine.
+    def get_app_and_endpoint(
+        self, app_id: str, key: str
+    ) -> tuple[App | None, EndpointResponse | None]:
+        if self._locks is not None or "\x00" in app_id:
+            app = self.get_app(app_id)
+            return app, self.get_endpoint(app_id, key) if app else None
+        query = _APP_AND_ENDPOINTS.format(on="e.id_key = %s", order="")
+        app, found = app_and_endpoints(self._execute(query, (key, app_id)).fetchall())
+        return app, found[0] if found else None
+
+    def get_app_and_user_endpoints(
+        self, app_id: str, user_id: str
+    ) -> tuple[App | None, list[EndpointResponse]]:
+        if self._locks is not None or "\x00" in app_id:
+            app = self.get_app(app_id)
+            return app, self.user_endpoints(app_id, user_id) if app else []
+        query = _APP_AND_ENDPOINTS.format(on="e.user_id = %s", order="ORDER BY e.id_key")
+        return app_and_endpoints(self._execute(query, (user_id, app_id)).fetchall())
+
     def list_endpoints(self, app_id: str, after_key: str, limit: int) -> list[EndpointResponse]:
-        rows = self._conn.execute(
+        rows = self._execute(
             f"{_ENDPOINTS} AND id_key > %s ORDER BY id_key LIMIT %s", (app_id, after_key, limit)
         )
         return self._endpoints(rows, locked=False)
@@ -356,65 +398,88 @@ class PostgresTx(WriteTx):
         return int(self._lock("names", app_id, "", then=(query, (app_id,)))[0][0])
 
     def insert_app(self, app: App) -> None:
-        self._conn.execute(
-            "INSERT INTO apps (id, doc) VALUES (%s, %s)", (app.id, encode(app).decode())
-        )
+        self._execute("INSERT INTO apps (id, doc) VALUES (%s, %s)", (app.id, encode(app).decode()))
 
     def update_app(self, app: App) -> None:
         self._lock("app", app.id, "")
-        self._conn.execute("UPDATE apps SET doc = %s WHERE id = %s", (encode(app).decode(), app.id))
+        self._execute("UPDATE apps SET doc = %s WHERE id = %s", (encode(app).decode(), app.id))
 
     def delete_app(self, app_id: str) -> None:
         self._lock("app", app_id, "")
         for table in ("endpoints", "attribute_names", "jobs"):
-            self._conn.execute(f"DELETE FROM {table} WHERE app_id = %s", (app_id,))
-        self._conn.execute("DELETE FROM resources WHERE scope = %s", (app_id,))
-        self._conn.execute("DELETE FROM apps WHERE id = %s", (app_id,))
+            self._execute(f"DELETE FROM {table} WHERE app_id = %s", (app_id,))
+        self._execute("DELETE FROM resources WHERE scope = %s", (app_id,))
+        self._execute("DELETE FROM apps WHERE id = %s", (app_id,))
 
     def active_endpoints_with_address(self, app_id: str, address: str) -> list[EndpointResponse]:
         query = f"{_ENDPOINTS} AND address = %s AND status = 'ACTIVE'"
         rows = self._lock("address", app_id, address, then=(query, (app_id, to_column(address))))
         return self._endpoints(rows)
 
-    def _lock_for_write(self, app_id: str, key: str, after: tuple[str | None, ...]) -> None:
-        """The locks of the endpoint's id, and of its user and address before and after."""
-        self._lock("endpoint", app_id, key)
-        if (app_id, key) not in self._seen:
-            self.get_endpoint(app_id, key)
-        user_before, address_before = self._seen[app_id, key]
-        user_after, address_after = after
-        self._lock("user", app_id, user_before, user_after)
-        self._lock("address", app_id, address_before, address_after)
-        self._seen[app_id, key] = (user_after, address_after)
+    def _write_endpoints(
+        self, app_id: str, changes: dict[str, tuple[str | None, str | None]], write: Query
+    ) -> None:
+        """Run `write` under the locks of the endpoints' ids (the keys of `changes`), and of
+        their users and addresses before and after (the values): two round trips for any
+        number of endpoints, the second one carrying the write."""
+        self._lock("endpoint", app_id, *changes)
+        if self._locks is None:
+            self._execute(*write)
+            return
+        unseen = [key for key in changes if (app_id, key) not in self._seen]
+        if unseen:
+            # Under their locks since the line above: what they hold now stays until COMMIT.
+            query = f"{_ENDPOINTS} AND id_key = ANY(%s)"
+            self._endpoints(self._execute(query, (app_id, unseen)))
+            for key in unseen:
+                self._seen.setdefault((app_id, key), (None, None))
+        others: list[int] = []
+        for key, after in changes.items():
+            before = self._seen[app_id, key]
+            for kind, old, new in zip(("user", "address"), before, after, strict=True):
+                others += [lock_key(kind, app_id, v) for v in (old, new) if v is not None]
+            self._seen[app_id, key] = after
+        self._locks.take(others, then=write)
 
     def put_endpoint(self, app_id: str, endpoint: EndpointResponse) -> None:
-        assert isinstance(endpoint.id, str)
-        assert isinstance(endpoint.endpoint_status, str)
-        key = endpoint_key(endpoint.id)
-        user_id = user_id_of(endpoint)
-        address = endpoint.address if isinstance(endpoint.address, str) else None
-        self._lock_for_write(app_id, key, (user_id, address))
-        self._conn.execute(
-            "INSERT INTO endpoints (app_id, id_key, user_id, address, status, doc)"
-            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (app_id, id_key) DO UPDATE SET"
-            " user_id = excluded.user_id, address = excluded.address,"
-            " status = excluded.status, doc = excluded.doc",
+        self.put_endpoints(app_id, [endpoint])
+
+    def put_endpoints(self, app_id: str, endpoints: Iterable[EndpointResponse]) -> None:
+        # One statement for all: the last of several endpoints with one key wins, as it
+        # would one after the other.
+        rows: dict[str, EndpointResponse] = {}
+        for endpoint in endpoints:
+            assert isinstance(endpoint.id, str)
+            rows[endpoint_key(endpoint.id)] = endpoint
+        users = [user_id_of(endpoint) for endpoint in rows.values()]
+        addresses = [e.address if isinstance(e.address, str) else None for e in rows.values()]
+        self._write_endpoints(
+            app_id,
+            dict(zip(rows, zip(users, addresses, strict=True), strict=True)),
             (
-                app_id,
-                key,
-                user_id,
-                address and to_column(address),
-                endpoint.endpoint_status,
-                encode(endpoint).decode(),
+                "INSERT INTO endpoints (app_id, id_key, user_id, address, status, doc)"
+                # %b: binary arrays, which psycopg writes without escaping each string.
+                " SELECT %s, * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[],"
+                " %b::text[]) ON CONFLICT (app_id, id_key) DO UPDATE SET"
+                " user_id = excluded.user_id, address = excluded.address,"
+                " status = excluded.status, doc = excluded.doc",
+                (
+                    app_id,
+                    list(rows),
+                    users,
+                    [address and to_column(address) for address in addresses],
+                    [endpoint.endpoint_status for endpoint in rows.values()],
+                    [encode(endpoint).decode() for endpoint in rows.values()],
+                ),
             ),
         )
 
     def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None:
         keys = list(keys)
-        for key in keys:
-            self._lock_for_write(app_id, key, (None, None))
-        self._conn.execute(
-            "DELETE FROM endpoints WHERE app_id = %s AND id_key = ANY(%s)", (app_id, keys)
+        self._write_endpoints(
+            app_id,
+            dict.fromkeys(keys, (None, None)),
+            ("DELETE FROM endpoints WHERE app_id = %s AND id_key = ANY(%s)", (app_id, keys)),
         )
 
     def known_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> set[str]:
@@ -427,7 +492,7 @@ class PostgresTx(WriteTx):
         return known
 
     def _known_names(self, app_id: str, kind: str, names: set[str]) -> set[str]:
-        rows = self._conn.execute(
+        rows = self._execute(
             "SELECT name FROM attribute_names WHERE app_id = %s AND kind = %s AND name = ANY(%s)",
             (app_id, kind, [to_column(name) for name in names]),
         )
@@ -435,7 +500,7 @@ class PostgresTx(WriteTx):
 
     def add_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None:
         self._lock("names", app_id, "")
-        self._conn.execute(
+        self._execute(
             "INSERT INTO attribute_names (app_id, kind, name)"
             " SELECT %s, %s, unnest(%s::text[]) ON CONFLICT DO NOTHING",
             (app_id, kind, [to_column(name) for name in names]),
@@ -443,7 +508,7 @@ class PostgresTx(WriteTx):
 
     def remove_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None:
         self._lock("names", app_id, "")
-        self._conn.execute(
+        self._execute(
             "DELETE FROM attribute_names WHERE app_id = %s AND kind = %s AND name = ANY(%s)",
             (app_id, kind, [to_column(name) for name in names]),
         )
@@ -459,7 +524,7 @@ class PostgresTx(WriteTx):
     def list_jobs(
         self, app_id: str, job_type: str, after: int, limit: int
     ) -> list[tuple[int, JobRecord]]:
-        rows = self._conn.execute(
+        rows = self._execute(
             f"SELECT seq, {JobRecord.COLUMNS} FROM jobs"
             " WHERE app_id = %s AND type = %s AND seq > %s ORDER BY seq LIMIT %s",
             (app_id, job_type, after, limit),
@@ -467,7 +532,7 @@ class PostgresTx(WriteTx):
         return [(row[0], JobRecord.from_row(row[1:])) for row in rows]
 
     def unfinished_jobs(self) -> list[JobRecord]:
-        rows = self._conn.execute(
+        rows = self._execute(
             f"SELECT {JobRecord.COLUMNS} FROM jobs WHERE status IN ('CREATED', 'PROCESSING')"
             " ORDER BY seq"
         )
@@ -475,7 +540,7 @@ class PostgresTx(WriteTx):
 
     def put_job(self, job: JobRecord) -> None:
         self._lock("job", job.app_id, job.id)
-        self._conn.execute(
+        self._execute(
             f"INSERT INTO jobs ({JobRecord.COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (id) DO UPDATE SET status = excluded.status,"
             " owner = excluded.owner, lease_until = excluded.lease_until, doc = excluded.doc",
@@ -504,7 +569,7 @@ class PostgresTx(WriteTx):
     def list_resources(
         self, scope: str, kind: str, after: str, limit: int, prefix: str = ""
     ) -> list[Resource]:
-        rows = self._conn.execute(
+        rows = self._execute(
             f"SELECT DISTINCT ON (name) {Resource.COLUMNS} FROM resources"
             " WHERE scope = %s AND kind = %s AND name > %s AND left(name, %s) = %s"
             " ORDER BY name, version DESC LIMIT %s",
@@ -517,7 +582,7 @@ class PostgresTx(WriteTx):
         return [Resource.from_row(row) for row in self._resource_rows(scope, kind, name, query)]
 
     def scope_resources(self, scope: str) -> list[Resource]:
-        rows = self._conn.execute(
+        rows = self._execute(
             f"SELECT {Resource.COLUMNS} FROM resources WHERE scope = %s"
             " ORDER BY kind, name, version",
             (scope,),
@@ -526,7 +591,7 @@ class PostgresTx(WriteTx):
 
     def put_resource(self, resource: Resource) -> None:
         self._resource_rows(resource.scope, resource.kind, resource.name)
-        self._conn.execute(
+        self._execute(
             f"INSERT INTO resources ({Resource.COLUMNS}) VALUES (%s, %s, %s, %s, %s)"
             " ON CONFLICT (scope, kind, name, version) DO UPDATE SET doc = excluded.doc",
             (resource.scope, resource.kind, resource.name, resource.version, resource.doc),
@@ -536,9 +601,9 @@ class PostgresTx(WriteTx):
         self._resource_rows(scope, kind, name)
         sql = "DELETE FROM resources WHERE scope = %s AND kind = %s AND name = %s"
         if version is None:
-            self._conn.execute(sql, (scope, kind, name))
+            self._execute(sql, (scope, kind, name))
         else:
-            self._conn.execute(sql + " AND version = %s", (scope, kind, name, version))
+            self._execute(sql + " AND version = %s", (scope, kind, name, version))
 
     # Segments: one query per segment, compiled from its predicate (store/segment_sql.py).
 
@@ -549,15 +614,19 @@ class PostgresTx(WriteTx):
         # The planner cannot estimate the condition, and guesses that sorting every match
         # beats walking the primary key in order; walking stops after `limit` members, so a
         # page costs what it returns, not a scan of the app (for this transaction only).
-        self._conn.execute("SET LOCAL enable_sort = off")
-        return [_decode_endpoint(doc) for (doc,) in self._conn.execute(sql, params)]
+        self._execute("SET LOCAL enable_sort = off")
+        return [_decode_endpoint(doc) for (doc,) in self._execute(sql, tuple(params))]
 
     def count_segment(self, app_id: str, predicate: Predicate) -> dict[str, int]:
         sql, params = PostgresSegmentSql().count_query(app_id, predicate)
-        return {channel: count for channel, count in self._conn.execute(sql, params)}
+        return {channel: count for channel, count in self._execute(sql, tuple(params))}
 
 
 _ENDPOINTS = "SELECT app_id, id_key, user_id, address, doc FROM endpoints WHERE app_id = %s"
+_APP_AND_ENDPOINTS = (
+    "SELECT a.doc, e.doc FROM apps a LEFT JOIN endpoints e ON e.app_id = a.id AND {on}"
+    " WHERE a.id = %s {order}"
+)
 _RESOURCE = f"SELECT {Resource.COLUMNS} FROM resources WHERE scope = %s AND kind = %s AND name = %s"
 
 
@@ -621,11 +690,14 @@ class PostgresStore:
         deadline = time.monotonic() + RETRY_BUDGET_SECONDS
         backoff = FIRST_BACKOFF_SECONDS
         wanted: dict[int, bool] = {}
+        single = not write  # a read is tried as one statement first (see PostgresTx)
         while True:
             conn: Connection | None = None
             committing = False
             try:
                 with self._pool.connection() as conn:
+                    if single:
+                        return fn(PostgresTx(conn, None, single=True))
                     # Reads take one consistent snapshot and need no locks.
                     conn.isolation_level = (
                         psycopg.IsolationLevel.READ_COMMITTED
@@ -633,11 +705,16 @@ class PostgresStore:
                         else psycopg.IsolationLevel.REPEATABLE_READ
                     )
                     conn.read_only = not write
+                    # In pipeline mode a statement whose answer nobody reads yet (BEGIN, a
+                    # write) travels with the next one that is read, or with COMMIT.
                     with conn.transaction():
                         locks = Locks(conn, wanted) if write else None
                         result = fn(PostgresTx(conn, locks))
                         committing = True
                     return result
+            except NeedsSnapshot:
+                single = False
+                continue
             except LockConflict as conflict:
                 (wanted,) = conflict.args
                 if time.monotonic() > deadline:

@@ -29,7 +29,7 @@ from openpinpoint.core.endpoints import user_id_of
 from openpinpoint.core.predicates import Predicate
 from openpinpoint.core.shapes import EndpointResponse, encode
 from openpinpoint.core.values import endpoint_key
-from openpinpoint.store.base import App, JobRecord, ReadTx, Resource, WriteTx
+from openpinpoint.store.base import App, JobRecord, ReadTx, Resource, WriteTx, app_and_endpoints
 from openpinpoint.store.segment_sql import SqliteSegmentSql
 
 T = TypeVar("T")
@@ -104,6 +104,21 @@ ACTIVE_WITH_ADDRESS_SQL = (
     "SELECT doc FROM endpoints INDEXED BY endpoints_by_address"
     " WHERE app_id = ? AND address = ? AND status = 'ACTIVE'"
 )
+APP_AND_ENDPOINT_SQL = (
+    "SELECT apps.doc, (SELECT doc FROM endpoints WHERE app_id = apps.id AND id_key = ?)"
+    " FROM apps WHERE id = ?"
+)
+APP_AND_USER_ENDPOINTS_SQL = (
+    "SELECT apps.doc, endpoints.doc FROM apps LEFT JOIN endpoints INDEXED BY endpoints_by_user"
+    " ON endpoints.app_id = apps.id AND endpoints.user_id = ? WHERE apps.id = ?"
+    " ORDER BY endpoints.id_key"
+)
+PUT_ENDPOINT_SQL = (
+    "INSERT INTO endpoints (app_id, id_key, user_id, address, status, doc)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (app_id, id_key) DO UPDATE SET"
+    " user_id = excluded.user_id, address = excluded.address,"
+    " status = excluded.status, doc = excluded.doc"
+)
 DELETE_ENDPOINT_SQL = "DELETE FROM endpoints WHERE app_id = ? AND id_key = ?"
 
 RESOURCE_SQL = f"SELECT {Resource.COLUMNS} FROM resources WHERE scope = ? AND kind = ? AND name = ?"
@@ -143,6 +158,21 @@ def migrate(conn: sqlite3.Connection) -> int:
     return SCHEMA_VERSION
 
 
+def _row(app_id: str, endpoint: EndpointResponse) -> tuple[str | None, ...]:
+    """The endpoint as the parameters of PUT_ENDPOINT_SQL."""
+    assert isinstance(endpoint.id, str)
+    assert isinstance(endpoint.endpoint_status, str)
+    address = endpoint.address if isinstance(endpoint.address, str) else None
+    return (
+        app_id,
+        endpoint_key(endpoint.id),
+        user_id_of(endpoint),
+        address,
+        endpoint.endpoint_status,
+        encode(endpoint).decode(),
+    )
+
+
 class SQLiteTx(WriteTx):
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
@@ -174,6 +204,21 @@ class SQLiteTx(WriteTx):
     # address lookups at the few rows they match, whatever the table's size.
     def user_endpoints(self, app_id: str, user_id: str) -> list[EndpointResponse]:
         return self._docs(USER_ENDPOINTS_SQL, (app_id, user_id))
+
+    def get_app_and_endpoint(
+        self, app_id: str, key: str
+    ) -> tuple[App | None, EndpointResponse | None]:
+        app, found = app_and_endpoints(
+            self._conn.execute(APP_AND_ENDPOINT_SQL, (key, app_id)).fetchall()
+        )
+        return app, found[0] if found else None
+
+    def get_app_and_user_endpoints(
+        self, app_id: str, user_id: str
+    ) -> tuple[App | None, list[EndpointResponse]]:
+        return app_and_endpoints(
+            self._conn.execute(APP_AND_USER_ENDPOINTS_SQL, (user_id, app_id)).fetchall()
+        )
 
     def list_endpoints(self, app_id: str, after_key: str, limit: int) -> list[EndpointResponse]:
         return self._docs(
@@ -228,23 +273,10 @@ class SQLiteTx(WriteTx):
         return self._docs(ACTIVE_WITH_ADDRESS_SQL, (app_id, address))
 
     def put_endpoint(self, app_id: str, endpoint: EndpointResponse) -> None:
-        assert isinstance(endpoint.id, str)
-        assert isinstance(endpoint.endpoint_status, str)
-        address = endpoint.address if isinstance(endpoint.address, str) else None
-        self._conn.execute(
-            "INSERT INTO endpoints (app_id, id_key, user_id, address, status, doc)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (app_id, id_key) DO UPDATE SET"
-            " user_id = excluded.user_id, address = excluded.address,"
-            " status = excluded.status, doc = excluded.doc",
-            (
-                app_id,
-                endpoint_key(endpoint.id),
-                user_id_of(endpoint),
-                address,
-                endpoint.endpoint_status,
-                encode(endpoint).decode(),
-            ),
-        )
+        self.put_endpoints(app_id, [endpoint])
+
+    def put_endpoints(self, app_id: str, endpoints: Iterable[EndpointResponse]) -> None:
+        self._conn.executemany(PUT_ENDPOINT_SQL, [_row(app_id, e) for e in endpoints])
 
     def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None:
         self._conn.executemany(DELETE_ENDPOINT_SQL, [(app_id, key) for key in keys])

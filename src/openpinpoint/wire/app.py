@@ -115,7 +115,10 @@ class PinpointApp:
             assert self.provider is not None, "lifespan startup has not run"
             handler = getattr(self.provider, operation.handler)
             context = RequestContext(
-                request_id=request_id, region=caller.region, access=caller.access
+                request_id=request_id,
+                region=caller.region,
+                access=caller.access,
+                access_key_id=caller.access_key_id,
             )
             result = await handler(context, **arguments)
             status = operation.status

@@ -14,6 +14,8 @@ from functools import cached_property
 
 from msgspec import Struct
 
+from openpinpoint.core.channels import PLATFORMS
+from openpinpoint.core.messaging_shapes import MessageRequest, SendUsersMessageRequest
 from openpinpoint.core.segment_shapes import WriteSegmentRequest
 from openpinpoint.core.shapes import (
     CreateApplicationRequest,
@@ -223,6 +225,39 @@ OPERATIONS: tuple[Operation, ...] = (
         list_query={"tagKeys": "tag_keys"},
     ),
     Operation("ListTagsForResource", "GET", "/v1/tags/{resource-arn}", 200, output="TagsModel"),
+    # Channels and direct sends (engagement.md sections 2 and 3): Get, Update and Delete
+    # for each platform's channel, GetChannels, SendMessages, SendUsersMessages.
+    *(
+        Operation(
+            f"{verb}{platform.operation}Channel",
+            method,
+            f"/v1/apps/{{application-id}}/channels/{platform.id}",
+            200,
+            body=platform.request if verb == "Update" else None,
+            output=platform.response.__name__,
+        )
+        for platform in PLATFORMS
+        for verb, method in (("Get", "GET"), ("Update", "PUT"), ("Delete", "DELETE"))
+    ),
+    Operation(
+        "GetChannels", "GET", "/v1/apps/{application-id}/channels", 200, output="ChannelsResponse"
+    ),
+    Operation(
+        "SendMessages",
+        "POST",
+        "/v1/apps/{application-id}/messages",
+        200,
+        body=MessageRequest,
+        output="MessageResponse",
+    ),
+    Operation(
+        "SendUsersMessages",
+        "POST",
+        "/v1/apps/{application-id}/users-messages",
+        200,
+        body=SendUsersMessageRequest,
+        output="SendUsersMessageResponse",
+    ),
     # Message templates (engagement.md section 1; EMAIL, SMS and PUSH only)
     *_template_operations(),
     Operation(

@@ -1,0 +1,82 @@
+"""The `serve` flags that choose how messages are delivered (M9)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from openpinpoint.delivery.choose import (
+    DEFAULT_TIMEOUT,
+    OUTBOX,
+    BackendChoiceError,
+    BackendSettings,
+    check_settings,
+)
+from openpinpoint.store.open import DATA_DIR_ENV, DEFAULT_DATA_DIR
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR).resolve()
+
+
+def add_delivery_arguments(serve_cmd: argparse.ArgumentParser) -> None:
+    group = serve_cmd.add_argument_group("delivery (docs/sending.md)")
+    group.add_argument(
+        "--email-backend",
+        metavar="BACKEND",
+        default=os.environ.get("OPENPINPOINT_EMAIL_BACKEND", OUTBOX),
+        help="outbox (default), smtp://[user:password@]host[:port][?starttls=required|off], "
+        "smtps://..., or ses ($OPENPINPOINT_EMAIL_BACKEND)",
+    )
+    group.add_argument(
+        "--sms-backend",
+        metavar="BACKEND",
+        default=os.environ.get("OPENPINPOINT_SMS_BACKEND", OUTBOX),
+        help="outbox (default), aws, http(s)://... (a provider webhook), or pinpoint:APP_ID "
+        "($OPENPINPOINT_SMS_BACKEND)",
+    )
+    group.add_argument(
+        "--push-backend",
+        metavar="BACKEND",
+        default=os.environ.get("OPENPINPOINT_PUSH_BACKEND", OUTBOX),
+        help="outbox (default) or pinpoint:APP_ID ($OPENPINPOINT_PUSH_BACKEND)",
+    )
+    group.add_argument(
+        "--outbox",
+        metavar="DIR",
+        type=Path,
+        default=os.environ.get("OPENPINPOINT_OUTBOX") or None,
+        help="where the outbox writes (default outbox/ in the data directory; "
+        "$OPENPINPOINT_OUTBOX)",
+    )
+    group.add_argument(
+        "--webhook-secret",
+        metavar="SECRET",
+        default=os.environ.get("OPENPINPOINT_WEBHOOK_SECRET") or None,
+        help="HMAC-SHA256 key of the SMS webhook's X-OpenPinpoint-Signature header "
+        "($OPENPINPOINT_WEBHOOK_SECRET; the environment keeps it out of `ps`)",
+    )
+    group.add_argument(
+        "--delivery-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=f"deadline of each delivery attempt (default {DEFAULT_TIMEOUT:g})",
+    )
+
+
+def delivery_settings(args: argparse.Namespace, parser: argparse.ArgumentParser) -> BackendSettings:
+    settings = BackendSettings(
+        outbox=(args.outbox or data_dir() / "outbox").resolve(),
+        email=args.email_backend,
+        sms=args.sms_backend,
+        push=args.push_backend,
+        webhook_secret=args.webhook_secret,
+        timeout=args.delivery_timeout,
+    )
+    try:
+        check_settings(settings)
+    except BackendChoiceError as error:
+        parser.error(str(error))
+    return settings

@@ -1,0 +1,145 @@
+"""The back ends a server delivers through, chosen once from its flags (M9)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from openpinpoint.delivery.base import Backend
+from openpinpoint.delivery.outbox import Outbox
+from openpinpoint.delivery.pinpoint import PinpointBackend
+from openpinpoint.delivery.ses import SesBackend
+from openpinpoint.delivery.sms_aws import AwsSmsBackend
+from openpinpoint.delivery.smtp import SmtpBackend, SmtpSettings, SmtpUrlError
+from openpinpoint.delivery.webhook import WebhookBackend
+
+log = logging.getLogger("openpinpoint.delivery")
+
+DEFAULT_TIMEOUT = 10.0
+OUTBOX = "outbox"
+PINPOINT = "pinpoint:"
+
+
+class BackendChoiceError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    outbox: Path
+    email: str = OUTBOX
+    sms: str = OUTBOX
+    push: str = OUTBOX
+    """`direct` (FCM and APNs) arrives with native push delivery; until then the outbox."""
+    webhook_secret: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+
+
+@dataclass(frozen=True)
+class Backends:
+    email: Backend
+    sms: Backend
+    push: Backend
+
+    def all(self) -> tuple[Backend, ...]:
+        return (self.email, self.sms, self.push)
+
+    async def close(self) -> None:
+        for backend in {id(b): b for b in self.all()}.values():
+            await backend.close()
+
+
+def check_settings(settings: BackendSettings) -> None:
+    """Refuse a flag value that names no back end (`BackendChoiceError` names the flag),
+    without opening anything."""
+    _email_kind(settings.email)
+    _sms_kind(settings.sms)
+    _push_kind(settings.push)
+    if settings.timeout <= 0:
+        raise BackendChoiceError("--delivery-timeout must be more than 0 seconds")
+
+
+def open_backends(settings: BackendSettings) -> Backends:
+    check_settings(settings)
+    outboxes: list[Outbox] = []
+
+    def outbox() -> Outbox:
+        if not outboxes:
+            outboxes.append(Outbox(settings.outbox))
+        return outboxes[0]
+
+    timeout = settings.timeout
+    email: Backend
+    kind = _email_kind(settings.email)
+    if kind == OUTBOX:
+        email = outbox()
+    elif kind == "ses":
+        email = SesBackend(timeout=timeout)
+    else:
+        email = SmtpBackend(settings.email, timeout=timeout)
+    sms: Backend
+    kind = _sms_kind(settings.sms)
+    if kind == OUTBOX:
+        sms = outbox()
+    elif kind == "aws":
+        sms = AwsSmsBackend(timeout=timeout)
+    elif kind == "webhook":
+        sms = WebhookBackend(settings.sms, timeout=timeout, secret=settings.webhook_secret)
+    else:
+        sms = PinpointBackend(settings.sms.removeprefix(PINPOINT), timeout=timeout)
+    push: Backend
+    if _push_kind(settings.push) == OUTBOX:
+        push = outbox()
+    else:
+        push = PinpointBackend(settings.push.removeprefix(PINPOINT), timeout=timeout)
+    return Backends(email=email, sms=sms, push=push)
+
+
+def _email_kind(value: str) -> str:
+    if value in (OUTBOX, "ses"):
+        return value
+    if value.startswith(("smtp://", "smtps://")):
+        try:
+            SmtpSettings.from_url(value)
+        except SmtpUrlError as error:
+            raise BackendChoiceError(f"--email-backend: {error}") from None
+        return "smtp"
+    raise BackendChoiceError("--email-backend must be outbox, ses, smtp://... or smtps://...")
+
+
+def _sms_kind(value: str) -> str:
+    if value in (OUTBOX, "aws"):
+        return value
+    if value.startswith(("http://", "https://")):
+        return "webhook"
+    if not _is_pinpoint(value, "--sms-backend"):
+        raise BackendChoiceError(
+            "--sms-backend must be outbox, aws, http(s)://... or pinpoint:APP_ID"
+        )
+    return PINPOINT
+
+
+def _push_kind(value: str) -> str:
+    if value == OUTBOX:
+        return value
+    if not _is_pinpoint(value, "--push-backend"):
+        raise BackendChoiceError("--push-backend must be outbox or pinpoint:APP_ID")
+    return PINPOINT
+
+
+def _is_pinpoint(value: str, flag: str) -> bool:
+    if not value.startswith(PINPOINT):
+        return False
+    if not value.removeprefix(PINPOINT):
+        raise BackendChoiceError(f"{flag} pinpoint:APP_ID needs the application id")
+    return True
+
+
+def log_backends(backends: Backends) -> None:
+    named = (("email", backends.email), ("SMS", backends.sms), ("push", backends.push))
+    for channel, backend in named:
+        if backend.delivers:
+            log.info("%s messages are delivered through %s", channel, backend.description)
+        else:
+            log.warning("%s messages are NOT DELIVERED: %s", channel, backend.description)
