@@ -20,7 +20,10 @@ EMAIL_CHANNEL = {"FromAddress": "sender@example.com", "Identity": "example.com"}
 def sending_server(
     db_url: str, outbox: Path, *args: str, env: dict[str, str] | None = None
 ) -> Iterator[RunningServer]:
-    """A server writing its outbox to `outbox`, with a secret key of its own."""
+    """A server writing its outbox to `outbox` (push too, unless `args` choose another push
+    back end), with a secret key of its own."""
+    if "--push-backend" not in args:
+        args = ("--push-backend", "outbox", *args)
     server = RunningServer(
         db_url,
         "--outbox",

@@ -11,9 +11,11 @@ from typing import Any
 import botocore.session
 import pytest
 from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from conftest import TEST_KEY, RunningServer, run_cli, sqlite_url
 from openpinpoint.keys import AccessKey, KeyFile
+from pushfakes import key_pem
 from sendtools import EMAIL_CHANNEL
 
 MODEL = botocore.session.get_session().get_service_model("pinpoint")
@@ -22,13 +24,13 @@ SERVICE_ACCOUNT = json.dumps(
         "type": "service_account",
         "project_id": "demo-project",
         "client_email": "push@demo-project.iam.gserviceaccount.com",
-        "private_key": "-----BEGIN PRIVATE KEY-----\nMIIplanted\n-----END PRIVATE KEY-----\n",
+        "private_key": key_pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)),
         "token_uri": "https://oauth2.googleapis.com/token",
     }
 )
 APNS_TOKEN = {
     "DefaultAuthenticationMethod": "TOKEN",
-    "TokenKey": "-----BEGIN PRIVATE KEY-----\nMIGTplanted\n-----END PRIVATE KEY-----\n",
+    "TokenKey": key_pem(ec.generate_private_key(ec.SECP256R1())),
     "TokenKeyId": "ABC123DEFG",
     "TeamId": "TEAM123456",
     "BundleId": "com.example.app",
@@ -242,17 +244,15 @@ def test_c3_secrets_never_leave_the_server(tmp_path: Path) -> None:
         app_id = client.create_app(CreateApplicationRequest={"Name": "s"})["ApplicationResponse"][
             "Id"
         ]
+        # C2 takes only real keys, so the planted secret rides in a member it does not
+        # check; the whole ServiceJson is sealed alike.
         account = json.loads(SERVICE_ACCOUNT)
-        account["private_key"] = (
-            f"-----BEGIN PRIVATE KEY-----\n{PLANTED}\n-----END PRIVATE KEY-----\n"
-        )
+        account["private_key_id"] = PLANTED
         answers = [
             client.update_gcm_channel(
                 ApplicationId=app_id, GCMChannelRequest={"ServiceJson": json.dumps(account)}
             ),
-            client.update_apns_channel(
-                ApplicationId=app_id, APNSChannelRequest={**APNS_TOKEN, "TokenKey": PLANTED}
-            ),
+            client.update_apns_channel(ApplicationId=app_id, APNSChannelRequest=APNS_TOKEN),
             client.update_baidu_channel(
                 ApplicationId=app_id, BaiduChannelRequest={"ApiKey": PLANTED, "SecretKey": PLANTED}
             ),
@@ -263,10 +263,12 @@ def test_c3_secrets_never_leave_the_server(tmp_path: Path) -> None:
         assert (tmp_path / "data" / "secret.key").stat().st_mode & 0o777 == 0o600
     finally:
         server.stop()
-    assert PLANTED not in json.dumps(answers, default=str)
-    assert PLANTED not in server.log
-    for path in tmp_path.glob("secrets.db*"):
-        assert PLANTED.encode() not in path.read_bytes(), path
+    token_key = APNS_TOKEN["TokenKey"].splitlines()[1]  # a line of the key's base64 body
+    for planted in (PLANTED, token_key):
+        assert planted not in json.dumps(answers, default=str)
+        assert planted not in server.log
+        for path in tmp_path.glob("secrets.db*"):
+            assert planted.encode() not in path.read_bytes(), path
     dump = subprocess.run(
         ["sqlite3", str(database), ".dump"], capture_output=True, check=False, text=True
     )

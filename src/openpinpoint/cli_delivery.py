@@ -6,13 +6,16 @@ import argparse
 import os
 from pathlib import Path
 
+from openpinpoint.delivery.apns import APNS_SANDBOX_URL, APNS_URL
 from openpinpoint.delivery.choose import (
     DEFAULT_TIMEOUT,
+    DIRECT,
     OUTBOX,
     BackendChoiceError,
     BackendSettings,
     check_settings,
 )
+from openpinpoint.delivery.fcm import FCM_URL
 from openpinpoint.store.open import DATA_DIR_ENV, DEFAULT_DATA_DIR
 
 
@@ -39,8 +42,31 @@ def add_delivery_arguments(serve_cmd: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--push-backend",
         metavar="BACKEND",
-        default=os.environ.get("OPENPINPOINT_PUSH_BACKEND", OUTBOX),
-        help="outbox (default) or pinpoint:APP_ID ($OPENPINPOINT_PUSH_BACKEND)",
+        default=os.environ.get("OPENPINPOINT_PUSH_BACKEND", DIRECT),
+        help="direct (default: FCM and APNs with each channel's credentials, docs/push.md), "
+        "outbox, or pinpoint:APP_ID ($OPENPINPOINT_PUSH_BACKEND)",
+    )
+    group.add_argument(
+        "--fcm-url", metavar="URL", default=FCM_URL, help=f"FCM's base URL (default {FCM_URL})"
+    )
+    group.add_argument(
+        "--apns-url",
+        metavar="URL",
+        default=APNS_URL,
+        help=f"APNs' base URL for APNS and APNS_VOIP (default {APNS_URL})",
+    )
+    group.add_argument(
+        "--apns-sandbox-url",
+        metavar="URL",
+        default=APNS_SANDBOX_URL,
+        help=f"APNs' base URL for the sandbox channels (default {APNS_SANDBOX_URL})",
+    )
+    group.add_argument(
+        "--push-ca-file",
+        metavar="FILE",
+        default=None,
+        help="a CA bundle trusted besides the system's for FCM, APNs and token URLs "
+        "(a private gateway, tests)",
     )
     group.add_argument(
         "--outbox",
@@ -74,6 +100,10 @@ def delivery_settings(args: argparse.Namespace, parser: argparse.ArgumentParser)
         push=args.push_backend,
         webhook_secret=args.webhook_secret,
         timeout=args.delivery_timeout,
+        fcm_url=args.fcm_url,
+        apns_url=args.apns_url,
+        apns_sandbox_url=args.apns_sandbox_url,
+        push_ca_file=args.push_ca_file,
     )
     try:
         check_settings(settings)

@@ -18,6 +18,7 @@ import msgspec
 
 from openpinpoint.core import messaging_shapes as ms
 from openpinpoint.core.errors import BadRequest, NotFound
+from openpinpoint.core.push_credentials import validate_apns_channel, validate_gcm_channel
 from openpinpoint.core.sealing import Sealer
 from openpinpoint.store.base import ReadTx, Resource, WriteTx
 
@@ -229,48 +230,12 @@ def _validate_email(platform: Platform, channel: Mapping[str, Any]) -> None:
         raise BadRequest("Identity must not be empty")
 
 
-_SERVICE_ACCOUNT_FIELDS = ("project_id", "client_email", "private_key", "token_uri")
-
-
 def _validate_gcm(platform: Platform, channel: Mapping[str, Any]) -> None:
-    method = channel.get("DefaultAuthenticationMethod")
-    if method not in (None, "KEY", "TOKEN"):
-        raise BadRequest(f"DefaultAuthenticationMethod {method!r} is not one of KEY, TOKEN")
-    service_json = channel.get("ServiceJson")
-    if method == "TOKEN" or (method is None and service_json is not None):
-        if service_json is None:
-            raise BadRequest("ServiceJson is required with DefaultAuthenticationMethod TOKEN")
-        try:
-            account = json.loads(service_json)
-        except ValueError:
-            raise BadRequest("ServiceJson is not JSON (a Google service-account key)") from None
-        if not isinstance(account, dict):
-            raise BadRequest("ServiceJson is not a Google service-account key (a JSON object)")
-        for name in _SERVICE_ACCOUNT_FIELDS:
-            if not isinstance(account.get(name), str) or not account[name]:
-                raise BadRequest(f"ServiceJson has no {name}")
-        if "-----BEGIN" not in account["private_key"]:
-            raise BadRequest("ServiceJson private_key is not a PEM key")
-    elif method == "KEY" and channel.get("ApiKey") is None:
-        raise BadRequest("ApiKey is required with DefaultAuthenticationMethod KEY")
+    validate_gcm_channel(channel)
 
 
 def _validate_apns(platform: Platform, channel: Mapping[str, Any]) -> None:
-    method = channel.get("DefaultAuthenticationMethod")
-    if method is None:
-        method = "TOKEN" if "TokenKey" in channel else "CERTIFICATE"
-    needed: tuple[str, ...]
-    if method == "TOKEN":
-        needed = ("TokenKey", "TokenKeyId", "TeamId", "BundleId")
-    elif method == "CERTIFICATE":
-        needed = ("Certificate", "PrivateKey")
-    else:
-        raise BadRequest(f"DefaultAuthenticationMethod {method!r} is not one of CERTIFICATE, TOKEN")
-    for name in needed:
-        if not channel.get(name):
-            raise BadRequest(
-                f"{name} is required for the {platform.name} channel with {method} authentication"
-            )
+    validate_apns_channel(channel)
 
 
 def _validate_nothing(platform: Platform, channel: Mapping[str, Any]) -> None:
@@ -289,5 +254,3 @@ VALIDATORS: dict[str, Validator] = {
     "BAIDU": _validate_nothing,
     "VOICE": _validate_nothing,
 }
-"""The push engineer's credential checks (PEM keys that parse, P-256, certificate and key
-that match) replace the GCM and APNs entries."""

@@ -6,9 +6,12 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from openpinpoint.delivery.apns import APNS_SANDBOX_URL, APNS_URL
 from openpinpoint.delivery.base import Backend
+from openpinpoint.delivery.fcm import FCM_URL
 from openpinpoint.delivery.outbox import Outbox
 from openpinpoint.delivery.pinpoint import PinpointBackend
+from openpinpoint.delivery.push_direct import DirectPush
 from openpinpoint.delivery.ses import SesBackend
 from openpinpoint.delivery.sms_aws import AwsSmsBackend
 from openpinpoint.delivery.smtp import SmtpBackend, SmtpSettings, SmtpUrlError
@@ -18,6 +21,7 @@ log = logging.getLogger("openpinpoint.delivery")
 
 DEFAULT_TIMEOUT = 10.0
 OUTBOX = "outbox"
+DIRECT = "direct"
 PINPOINT = "pinpoint:"
 
 
@@ -30,10 +34,14 @@ class BackendSettings:
     outbox: Path
     email: str = OUTBOX
     sms: str = OUTBOX
-    push: str = OUTBOX
-    """`direct` (FCM and APNs) arrives with native push delivery; until then the outbox."""
+    push: str = DIRECT
     webhook_secret: str | None = None
     timeout: float = DEFAULT_TIMEOUT
+    fcm_url: str = FCM_URL
+    apns_url: str = APNS_URL
+    apns_sandbox_url: str = APNS_SANDBOX_URL
+    push_ca_file: str | None = None
+    """A CA bundle trusted, besides the system's, for FCM, APNs and token URLs."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,15 @@ def check_settings(settings: BackendSettings) -> None:
     _push_kind(settings.push)
     if settings.timeout <= 0:
         raise BackendChoiceError("--delivery-timeout must be more than 0 seconds")
+    for flag, url in (
+        ("--fcm-url", settings.fcm_url),
+        ("--apns-url", settings.apns_url),
+        ("--apns-sandbox-url", settings.apns_sandbox_url),
+    ):
+        if not url.startswith("https://") or len(url) <= len("https://"):
+            raise BackendChoiceError(f"{flag} must be an https:// URL")
+    if settings.push_ca_file is not None and not Path(settings.push_ca_file).is_file():
+        raise BackendChoiceError(f"--push-ca-file {settings.push_ca_file} is not a file")
 
 
 def open_backends(settings: BackendSettings) -> Backends:
@@ -89,7 +106,16 @@ def open_backends(settings: BackendSettings) -> Backends:
     else:
         sms = PinpointBackend(settings.sms.removeprefix(PINPOINT), timeout=timeout)
     push: Backend
-    if _push_kind(settings.push) == OUTBOX:
+    kind = _push_kind(settings.push)
+    if kind == DIRECT:
+        push = DirectPush(
+            fcm_url=settings.fcm_url,
+            apns_url=settings.apns_url,
+            apns_sandbox_url=settings.apns_sandbox_url,
+            ca_file=settings.push_ca_file,
+            timeout=timeout,
+        )
+    elif kind == OUTBOX:
         push = outbox()
     else:
         push = PinpointBackend(settings.push.removeprefix(PINPOINT), timeout=timeout)
@@ -121,10 +147,10 @@ def _sms_kind(value: str) -> str:
 
 
 def _push_kind(value: str) -> str:
-    if value == OUTBOX:
+    if value in (DIRECT, OUTBOX):
         return value
     if not _is_pinpoint(value, "--push-backend"):
-        raise BackendChoiceError("--push-backend must be outbox or pinpoint:APP_ID")
+        raise BackendChoiceError("--push-backend must be direct, outbox or pinpoint:APP_ID")
     return PINPOINT
 
 

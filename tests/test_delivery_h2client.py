@@ -1,0 +1,112 @@
+"""The HTTP/2 client under the push back end: one connection per origin, the server's
+stream limit, cancellation of one stream, a lost connection, a server without HTTP/2."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from h2fake import H2Server, Request, Response
+from openpinpoint.delivery.h2client import H2Client, H2ConnectionLost
+from openpinpoint.delivery.push_tls import tls_context
+from pushfakes import Pki, pki
+
+__all__ = ["pki"]  # fixture
+
+
+class Handler:
+    def __init__(self) -> None:
+        self.stalled = threading.Event()
+
+    async def __call__(self, request: Request) -> Response:
+        if request.path == "/stall":
+            self.stalled.set()
+            await asyncio.Event().wait()
+        await asyncio.sleep(0.001)  # let other streams arrive meanwhile
+        return Response(200, request.body or request.path.encode(), {"x-path": request.path})
+
+
+@pytest.fixture
+def handler() -> Handler:
+    return Handler()
+
+
+@pytest.fixture
+def server(pki: Pki, handler: Handler) -> Iterator[H2Server]:
+    running = H2Server(handler, pki.server_context(), max_streams=3).start()
+    yield running
+    running.stop()
+
+
+def client(server: H2Server, pki: Pki) -> H2Client:
+    return H2Client(server.url, tls_context(str(pki.ca_file), http2_only=True))
+
+
+def test_requests_beyond_the_stream_limit_wait_and_share_one_connection(
+    server: H2Server, pki: Pki
+) -> None:
+    async def scenario() -> list[bytes]:
+        h2 = client(server, pki)
+        responses = await asyncio.gather(
+            *(h2.request("POST", f"/n/{i}", {}, f"body {i}".encode()) for i in range(30))
+        )
+        await h2.close()
+        return [r.body for r in responses if r.status == 200]
+
+    assert asyncio.run(scenario()) == [f"body {i}".encode() for i in range(30)]
+    assert server.connections == 1
+    assert server.most_streams <= 3
+
+
+def test_a_cancelled_request_resets_only_its_stream(server: H2Server, pki: Pki) -> None:
+    async def scenario() -> int:
+        h2 = client(server, pki)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(h2.request("GET", "/stall", {}, b""), 0.2)
+        response = await h2.request("GET", "/after", {}, b"")
+        await h2.close()
+        return response.status
+
+    assert asyncio.run(scenario()) == 200
+    assert server.connections == 1
+
+
+def test_a_lost_connection_fails_the_requests_in_flight(
+    server: H2Server, pki: Pki, handler: Handler
+) -> None:
+    async def scenario() -> None:
+        h2 = client(server, pki)
+        pending = asyncio.ensure_future(h2.request("GET", "/stall", {}, b""))
+        await asyncio.to_thread(handler.stalled.wait, 10)
+        await asyncio.to_thread(server.stop)
+        with pytest.raises(H2ConnectionLost):
+            await pending
+        await h2.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_server_without_http2_is_refused(pki: Pki) -> None:
+    async def scenario() -> None:
+        context = pki.server_context()
+        context.set_alpn_protocols(["http/1.1"])
+        listener = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0, ssl=context)
+        port = listener.sockets[0].getsockname()[1]
+        h2 = H2Client(f"https://localhost:{port}", tls_context(str(pki.ca_file)))
+        with pytest.raises(H2ConnectionLost, match="does not speak HTTP/2"):
+            await h2.request("GET", "/", {}, b"")
+        listener.close()
+
+    asyncio.run(scenario())
+
+
+def test_an_untrusted_server_certificate_is_refused(server: H2Server) -> None:
+    async def scenario() -> None:
+        h2 = H2Client(server.url, tls_context(None, http2_only=True))
+        with pytest.raises(H2ConnectionLost, match="cannot connect"):
+            await h2.request("GET", "/", {}, b"")
+
+    asyncio.run(scenario())
