@@ -232,10 +232,25 @@ async def _receive_body(receive: Receive) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY_BYTES:
+            if message.get("more_body", False):
+                await _discard_rest(receive)
             raise PayloadTooLarge(_too_large())
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+async def _discard_rest(receive: Receive) -> None:
+    """Read, and drop, up to another 7 MB of a refused body. Closing a connection with
+    unread data makes the kernel reset it, and a client still sending then loses the 413
+    before it can read it; a body larger still is cut off at that cost (and the body
+    timeout bounds the time this takes)."""
+    dropped = 0
+    while dropped <= MAX_BODY_BYTES:
+        message = await receive()
+        dropped += len(message.get("body", b""))
+        if message["type"] == "http.disconnect" or not message.get("more_body", False):
+            return
 
 
 def _too_large() -> str:
