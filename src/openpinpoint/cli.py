@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress
 
 from openpinpoint import __version__
-from openpinpoint.cli_delivery import add_delivery_arguments, data_dir, delivery_settings
+from openpinpoint.cli_delivery import add_delivery_arguments, delivery_settings
 from openpinpoint.cli_security import (
     add_keys_command,
     add_serve_arguments,
@@ -48,6 +48,7 @@ from openpinpoint.store.copy import (
 from openpinpoint.store.open import (
     DATA_DIR_ENV,
     StoreURLError,
+    data_dir,
     default_url,
     open_store,
     sqlite_path,

@@ -16,11 +16,7 @@ from openpinpoint.delivery.choose import (
     check_settings,
 )
 from openpinpoint.delivery.fcm import FCM_URL
-from openpinpoint.store.open import DATA_DIR_ENV, DEFAULT_DATA_DIR
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR).resolve()
+from openpinpoint.store.open import data_dir
 
 
 def add_delivery_arguments(serve_cmd: argparse.ArgumentParser) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 import msgspec
 
 from openpinpoint.core.access import Access
-from openpinpoint.store.open import DATA_DIR_ENV, DEFAULT_DATA_DIR
+from openpinpoint.store.open import data_dir
 
 KEYS_FILE_ENV = "OPENPINPOINT_KEYS_FILE"
 KEYS_FILE = "keys.json"
@@ -71,7 +71,7 @@ def default_keys_path() -> Path:
     """`$OPENPINPOINT_KEYS_FILE`, else `keys.json` in the data directory."""
     if explicit := os.environ.get(KEYS_FILE_ENV):
         return Path(explicit).resolve()
-    return (Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR) / KEYS_FILE).resolve()
+    return (data_dir() / KEYS_FILE).resolve()
 
 
 def _random(alphabet: str, length: int) -> str:

@@ -18,10 +18,14 @@ class StoreURLError(ValueError):
     """A database URL this server cannot use."""
 
 
+def data_dir() -> Path:
+    """The data directory: `$OPENPINPOINT_DATA`, else `./openpinpoint-data`."""
+    return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR).resolve()
+
+
 def default_url() -> str:
-    """SQLite in the data directory: `$OPENPINPOINT_DATA`, else `./openpinpoint-data`."""
-    data_dir = Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR).resolve()
-    return f"sqlite:///{data_dir / DB_FILE}"
+    """SQLite in the data directory."""
+    return f"sqlite:///{data_dir() / DB_FILE}"
 
 
 def sqlite_path(url: str) -> Path:
