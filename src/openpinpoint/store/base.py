@@ -86,8 +86,8 @@ class Resource(Struct, kw_only=True):
         return cls(scope=scope, kind=kind, name=name, version=version, doc=doc)
 
 
-_decode_endpoint = msgspec.json.Decoder(EndpointResponse).decode
-_decode_app = msgspec.json.Decoder(App).decode
+decode_endpoint = msgspec.json.Decoder(EndpointResponse).decode
+decode_app = msgspec.json.Decoder(App).decode
 
 
 def app_and_endpoints(
@@ -97,7 +97,7 @@ def app_and_endpoints(
     none when the app does not exist."""
     if not rows:
         return None, []
-    return _decode_app(rows[0][0]), [_decode_endpoint(doc) for _, doc in rows if doc is not None]
+    return decode_app(rows[0][0]), [decode_endpoint(doc) for _, doc in rows if doc is not None]
 
 
 class ReadTx(Protocol):

@@ -25,7 +25,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-import msgspec
 import psycopg
 from psycopg import errors
 from psycopg.rows import TupleRow
@@ -36,7 +35,16 @@ from openpinpoint.core.errors import InternalServerError, ServiceUnavailable, To
 from openpinpoint.core.predicates import Predicate
 from openpinpoint.core.shapes import EndpointResponse, encode
 from openpinpoint.core.values import endpoint_key
-from openpinpoint.store.base import App, JobRecord, ReadTx, Resource, WriteTx, app_and_endpoints
+from openpinpoint.store.base import (
+    App,
+    JobRecord,
+    ReadTx,
+    Resource,
+    WriteTx,
+    app_and_endpoints,
+    decode_app,
+    decode_endpoint,
+)
 from openpinpoint.store.segment_sql import PostgresSegmentSql
 
 T = TypeVar("T")
@@ -137,9 +145,6 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
-
-_decode_endpoint = msgspec.json.Decoder(EndpointResponse).decode
-_decode_app = msgspec.json.Decoder(App).decode
 
 
 def redact(url: str) -> str:
@@ -314,7 +319,7 @@ class PostgresTx(WriteTx):
         for app_id, key, user_id, address, doc in rows:
             if locked:
                 self._seen[app_id, key] = (user_id, address and from_column(address))
-            found.append(_decode_endpoint(doc))
+            found.append(decode_endpoint(doc))
         return found
 
     def _count(self, sql: str, params: tuple[Any, ...]) -> int:
@@ -333,13 +338,13 @@ class PostgresTx(WriteTx):
             exclusive=False,
             then=("SELECT doc FROM apps WHERE id = %s", (app_id,)),
         )
-        return _decode_app(rows[0][0]) if rows else None
+        return decode_app(rows[0][0]) if rows else None
 
     def list_apps(self, after: int, limit: int) -> list[tuple[int, App]]:
         rows = self._execute(
             "SELECT seq, doc FROM apps WHERE seq > %s ORDER BY seq LIMIT %s", (after, limit)
         )
-        return [(seq, _decode_app(doc)) for seq, doc in rows]
+        return [(seq, decode_app(doc)) for seq, doc in rows]
 
     def get_endpoint(self, app_id: str, key: str) -> EndpointResponse | None:
         rows = self._lock(
@@ -615,7 +620,7 @@ class PostgresTx(WriteTx):
         # beats walking the primary key in order; walking stops after `limit` members, so a
         # page costs what it returns, not a scan of the app (for this transaction only).
         self._execute("SET LOCAL enable_sort = off")
-        return [_decode_endpoint(doc) for (doc,) in self._execute(sql, tuple(params))]
+        return [decode_endpoint(doc) for (doc,) in self._execute(sql, tuple(params))]
 
     def count_segment(self, app_id: str, predicate: Predicate) -> dict[str, int]:
         sql, params = PostgresSegmentSql().count_query(app_id, predicate)

@@ -23,13 +23,21 @@ try:
 except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
-import msgspec
 
 from openpinpoint.core.endpoints import user_id_of
 from openpinpoint.core.predicates import Predicate
 from openpinpoint.core.shapes import EndpointResponse, encode
 from openpinpoint.core.values import endpoint_key
-from openpinpoint.store.base import App, JobRecord, ReadTx, Resource, WriteTx, app_and_endpoints
+from openpinpoint.store.base import (
+    App,
+    JobRecord,
+    ReadTx,
+    Resource,
+    WriteTx,
+    app_and_endpoints,
+    decode_app,
+    decode_endpoint,
+)
 from openpinpoint.store.segment_sql import SqliteSegmentSql
 
 T = TypeVar("T")
@@ -124,9 +132,6 @@ DELETE_ENDPOINT_SQL = "DELETE FROM endpoints WHERE app_id = ? AND id_key = ?"
 RESOURCE_SQL = f"SELECT {Resource.COLUMNS} FROM resources WHERE scope = ? AND kind = ? AND name = ?"
 RESOURCE_LATEST_SQL = RESOURCE_SQL + " ORDER BY version DESC LIMIT 1"
 
-_decode_endpoint = msgspec.json.Decoder(EndpointResponse).decode
-_decode_app = msgspec.json.Decoder(App).decode
-
 
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -178,26 +183,26 @@ class SQLiteTx(WriteTx):
         self._conn = conn
 
     def _docs(self, sql: str, params: tuple[Any, ...]) -> list[EndpointResponse]:
-        return [_decode_endpoint(doc) for (doc,) in self._conn.execute(sql, params)]
+        return [decode_endpoint(doc) for (doc,) in self._conn.execute(sql, params)]
 
     def _count(self, sql: str, params: tuple[Any, ...]) -> int:
         return int(self._conn.execute(sql, params).fetchone()[0])
 
     def get_app(self, app_id: str) -> App | None:
         row = self._conn.execute("SELECT doc FROM apps WHERE id = ?", (app_id,)).fetchone()
-        return _decode_app(row[0]) if row else None
+        return decode_app(row[0]) if row else None
 
     def list_apps(self, after: int, limit: int) -> list[tuple[int, App]]:
         rows = self._conn.execute(
             "SELECT seq, doc FROM apps WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
         )
-        return [(seq, _decode_app(doc)) for seq, doc in rows]
+        return [(seq, decode_app(doc)) for seq, doc in rows]
 
     def get_endpoint(self, app_id: str, key: str) -> EndpointResponse | None:
         row = self._conn.execute(
             "SELECT doc FROM endpoints WHERE app_id = ? AND id_key = ?", (app_id, key)
         ).fetchone()
-        return _decode_endpoint(row[0]) if row else None
+        return decode_endpoint(row[0]) if row else None
 
     # Without ANALYZE statistics SQLite's planner prefers the primary key's app_id prefix,
     # a scan of the whole app, to the partial indexes; INDEXED BY keeps the user and
