@@ -191,9 +191,16 @@ def test_voice_and_inapp_templates_are_not_served(server: RunningServer, client:
         unserved = raw_request(server.url, "GET", path)
         assert unserved.status == 501
         assert operation in unserved.json()["Message"]
-    listing = raw_request(server.url, "GET", "/v1/templates/x/VOICE/versions")
-    assert listing.status == 404
-    assert "VOICE templates are not served" in listing.json()["Message"]
+    # The operations shared by every type answer VOICE and INAPP as the unserved
+    # per-type operations do: 501, not a 404 that reads like a missing template.
+    for method, path in (
+        ("GET", "/v1/templates/x/VOICE/versions"),
+        ("PUT", "/v1/templates/x/INAPP/active-version"),
+    ):
+        shared = raw_request(server.url, method, path, b'{"Version": "1"}')
+        assert shared.status == 501
+        assert (shared.header("x-amzn-ErrorType") or "").startswith("NotImplementedException")
+        assert "templates are not served" in shared.json()["Message"]
     for kind in ("VOICE", "INAPP"):
         assert client.list_templates(TemplateType=kind)["TemplatesResponse"]["Item"] == []
     assert error(client.list_templates, TemplateType="FAX")[0] == "BadRequestException"

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from openpinpoint.core import apps, templates
-from openpinpoint.core.errors import BadRequest, NotFound
+from openpinpoint.core.errors import BadRequest, UnsupportedOperation
 from openpinpoint.core.shapes import MessageBody
 from openpinpoint.core.template_shapes import (
     CreateTemplateMessageBody,
@@ -41,7 +41,9 @@ def _flag(value: str | None) -> bool:
 
 def _uri_type(value: str) -> TemplateType:
     if value in _UNSERVED_TYPES:
-        raise NotFound(f"{value} templates are not served by OpenPinpoint")
+        # 501 like the per-type operations of these types (GetVoiceTemplate, ...), which
+        # the router answers as unserved: a 404 would read as a missing template.
+        raise UnsupportedOperation(f"{value} templates are not served by OpenPinpoint")
     return templates.parse_type(value)
 
 
