@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 import pytest
 
 from memory_tx import MemoryTx
@@ -17,6 +20,8 @@ from openpinpoint.core.template_shapes import (
     SMSTemplateResponse,
     TemplateRequest,
 )
+from openpinpoint.store.base import SERVER_SCOPE, WriteTx
+from openpinpoint.store.open import open_store
 
 ARN = "arn:aws:mobiletargeting:us-east-1:000000000000:templates/t/SMS"
 
@@ -232,3 +237,44 @@ def test_list_versions_pages_oldest_first() -> None:
         tx, "t", "SMS", size=2, token=page.next_token or None, request_id="rid"
     )
     assert [v.version for v in rest.item] == ["3"]
+
+
+def test_the_template_quota_refuses_the_next_create(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(templates, "MAX_TEMPLATES", 2)
+    tx = created("a")
+    templates.create_template(tx, "b", "EMAIL", sms_email(), arn=ARN, stamp=stamp(1))
+    with pytest.raises(BadRequest, match="2 templates, the limit"):
+        templates.create_template(tx, "c", "SMS", sms("v1"), arn=ARN, stamp=stamp(1))
+
+
+def sms_email() -> EmailTemplateRequest:
+    return EmailTemplateRequest(subject="s", text_part="t")
+
+
+def test_creates_racing_at_the_quota_never_exceed_it(
+    empty_store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each create counts the templates and then adds one; on PostgreSQL two transactions
+    # would both count below the quota unless creates wait for each other.
+    monkeypatch.setattr(templates, "MAX_TEMPLATES", 3)
+
+    def create(name: str) -> Callable[[WriteTx], None]:
+        return lambda tx: templates.create_template(
+            tx, name, "SMS", sms("v1"), arn=ARN, stamp=stamp(1)
+        )
+
+    async def race() -> int:
+        store = open_store(empty_store_url)
+        try:
+            outcomes = await asyncio.gather(
+                *(store.write(create(f"t{n}")) for n in range(12)), return_exceptions=True
+            )
+            refused = [o for o in outcomes if isinstance(o, BadRequest)]
+            assert len(refused) + outcomes.count(None) == len(outcomes), outcomes
+            return await store.read(
+                lambda tx: len(tx.list_resources(SERVER_SCOPE, templates.ACTIVE_KIND, "", 100))
+            )
+        finally:
+            await store.close()
+
+    assert asyncio.run(race()) == 3

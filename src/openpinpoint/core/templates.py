@@ -40,6 +40,7 @@ from openpinpoint.templating import TemplateSyntaxError, compile_template
 
 KIND = "template"
 ACTIVE_KIND = "template.active"
+QUOTA_KIND = "template.quota"
 MAX_TEMPLATES = 20_000
 MAX_VERSIONS = 5_000
 MAX_SMS_BODY = 1_600
@@ -254,6 +255,10 @@ def create_template(
 ) -> None:
     if tx.get_resource(SERVER_SCOPE, ACTIVE_KIND, _key(name, kind), 0) is not None:
         raise BadRequest(f"Template already exists: {name} ({kind})")
+    # Reading a resource in a write transaction holds it until commit (the store's contract),
+    # so reading this never-written one makes creates take turns: two creates must not both
+    # count below the quota.
+    tx.get_resource(SERVER_SCOPE, QUOTA_KIND, "", 0)
     if len(tx.list_resources(SERVER_SCOPE, ACTIVE_KIND, "", MAX_TEMPLATES)) >= MAX_TEMPLATES:
         raise BadRequest(f"This server already holds {MAX_TEMPLATES} templates, the limit")
     template = _Template(name, kind, 1)

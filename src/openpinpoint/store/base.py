@@ -184,6 +184,11 @@ class ReadTx(Protocol):
 
 
 class WriteTx(ReadTx, Protocol):
+    """One write transaction. Every app, endpoint, user, address and resource it reads or
+    writes is held until it ends: a second write transaction that touches the same one runs
+    after it (SQLite runs one write at a time; PostgreSQL takes advisory locks and reruns
+    the transaction on a conflict), so a read-then-write in `core` is never interleaved."""
+
     def insert_app(self, app: App) -> None: ...
 
     def update_app(self, app: App) -> None: ...
