@@ -6,6 +6,9 @@
                                            (keys, import, export, migrate-store, ...)
     python3 dev.py test [PYTEST ARGS...]   set up everything, then run ruff, mypy and the tests
     python3 dev.py bench [ARGS...]         set up everything, then run the benchmark (bench/run.py)
+    python3 dev.py bench sending|segments [ARGS...]
+                                           ... or the sending (bench/sending.py) or segment
+                                           (bench/segments.py) benchmark; --help on each
     python3 dev.py shell                   set up everything, then print how to activate it
 
 Only Python >= 3.11 is needed. `serve` and `openpinpoint` install what the server needs
@@ -96,7 +99,10 @@ def main(argv: list[str]) -> int:
                 return code
         return subprocess.call([str(BIN / "python"), "-m", "pytest", *rest], cwd=ROOT)
     if task == "bench":
-        return subprocess.call([str(BIN / "python"), "bench/run.py", *rest], cwd=ROOT)
+        script = (
+            f"bench/{rest.pop(0)}.py" if rest[:1] in (["sending"], ["segments"]) else "bench/run.py"
+        )
+        return subprocess.call([str(BIN / "python"), script, *rest], cwd=ROOT)
     print(f"source {BIN / 'activate'}")
     return 0
 
