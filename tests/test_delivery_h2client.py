@@ -7,10 +7,11 @@ import asyncio
 import threading
 from collections.abc import Iterator
 
+import h2.connection as h2_connection
 import pytest
 
 from h2fake import H2Server, Request, Response
-from openpinpoint.delivery.h2client import H2Client, H2ConnectionLost
+from openpinpoint.delivery.h2client import H2Client, H2ConnectionLost, _CountingH2Connection
 from openpinpoint.delivery.push_tls import tls_context
 from pushfakes import Pki, pki
 
@@ -110,3 +111,32 @@ def test_an_untrusted_server_certificate_is_refused(server: H2Server) -> None:
             await h2.request("GET", "/", {}, b"")
 
     asyncio.run(scenario())
+
+
+def test_h2_is_told_the_open_streams_and_still_forgets_closed_ones(
+    server: H2Server, pki: Pki, handler: Handler
+) -> None:
+    """The client gives h2 its own count of open streams (h2 would walk every stream per
+    request); the count must be h2's, and h2 must still drop the streams that ended."""
+
+    async def scenario() -> tuple[int, int, int]:
+        h2 = client(server, pki)
+        for start in range(0, 900, 30):
+            await asyncio.gather(
+                *(h2.request("GET", f"/n/{i}", {}, b"") for i in range(start, start + 30))
+            )
+        stalled = asyncio.ensure_future(h2.request("GET", "/stall", {}, b""))
+        await asyncio.to_thread(handler.stalled.wait, 10)
+        connection = h2._connection
+        assert connection is not None
+        held = len(connection.h2.streams)
+        told = connection.h2.open_outbound_streams
+        counted = h2_connection.H2Connection.open_outbound_streams.fget(connection.h2)  # type: ignore[attr-defined]
+        stalled.cancel()
+        await h2.close()
+        return held, told, counted
+
+    held, told, counted = asyncio.run(scenario())
+    assert told == counted == 1
+    # 901 streams were opened; h2 holds at most those since its last sweep.
+    assert held <= _CountingH2Connection.SWEEP_EVERY + 1 < 901

@@ -86,3 +86,20 @@ def test_t5_output_over_one_megabyte_raises() -> None:
 def test_a_part_that_does_not_compile_raises_its_syntax_error() -> None:
     with pytest.raises(TemplateSyntaxError):
         render_part("{{#if}}", endpoint=None)
+
+
+class _Untouchable(dict[str, list[str]]):
+    def items(self):  # type: ignore[override]
+        raise AssertionError("a part without expressions read the variables")
+
+
+def test_a_part_without_expressions_is_sent_as_written_without_building_variables() -> None:
+    html = "<p>Tom &amp; Jerry</p> {{! a comment }}\\{{not a variable}}"
+    assert render_part(html, endpoint=ENDPOINT, substitutions=[_Untouchable()], html=True) == (
+        "<p>Tom &amp; Jerry</p> {{not a variable}}"
+    )
+
+
+def test_t5_a_part_without_expressions_over_one_megabyte_still_raises() -> None:
+    with pytest.raises(RenderTooLarge):
+        render_part("€" * 400_000, endpoint=None)

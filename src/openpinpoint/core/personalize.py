@@ -108,5 +108,7 @@ def render_part(
     `html` escapes `{{x}}` (an email's HtmlPart only). Raises `TemplateSyntaxError` for a
     part that does not compile and `RenderTooLarge` past the limits of T5 (1 MB of output).
     """
-    data = variables(endpoint, substitutions, defaults)
-    return _compiled(source).render(data, escape=html)
+    compiled = _compiled(source)
+    if compiled.static is not None:
+        return compiled.static
+    return compiled.render(variables(endpoint, substitutions, defaults), escape=html)

@@ -185,10 +185,15 @@ class CompiledTemplate:
 
     source: str
     parsed: Parsed
+    static: str | None = None
+    """The text every render gives, for a template without expressions (most push titles
+    and bodies): sending then needs no variables for it."""
 
     def render(self, data: Mapping[str, object], *, escape: bool = False) -> str:
         """The text for `data` (template values only); `escape` HTML-escapes `{{x}}`.
         Raises `RenderTooLarge` past a limit of T5."""
+        if self.static is not None:
+            return self.static
         run = _Run(self.parsed.partials, escape, data)
         run.nodes(self.parsed.nodes, _Frame(data, None, {}))
         text = "".join(run.out)
@@ -199,7 +204,13 @@ class CompiledTemplate:
 
 def compile_template(source: str) -> CompiledTemplate:
     """Parse and check `source`; raises `TemplateSyntaxError` with its line and column."""
-    return CompiledTemplate(source, parse(source, KNOWN_HELPERS))
+    parsed = parse(source, KNOWN_HELPERS)
+    static: str | None = None
+    if all(isinstance(node, Text) for node in parsed.nodes):
+        text = "".join(node.text for node in parsed.nodes if isinstance(node, Text))
+        # Past the limit, render() runs in full and raises as T5 says.
+        static = text if len(text.encode()) <= MAX_OUTPUT else None
+    return CompiledTemplate(source, parsed, static)
 
 
 _HANDLEBARS_ESCAPES = str.maketrans({"`": "&#x60;", "=": "&#x3D;"})
