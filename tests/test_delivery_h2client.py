@@ -7,11 +7,12 @@ import asyncio
 import threading
 from collections.abc import Iterator
 
+import h2.config
 import h2.connection as h2_connection
 import pytest
 
 from h2fake import H2Server, Request, Response
-from openpinpoint.delivery.h2client import H2Client, H2ConnectionLost, _CountingH2Connection
+from openpinpoint.delivery.h2client import H2Client, H2ConnectionLost, _PushH2Connection
 from openpinpoint.delivery.push_tls import tls_context
 from pushfakes import Pki, pki
 
@@ -139,4 +140,36 @@ def test_h2_is_told_the_open_streams_and_still_forgets_closed_ones(
     held, told, counted = asyncio.run(scenario())
     assert told == counted == 1
     # 901 streams were opened; h2 holds at most those since its last sweep.
-    assert held <= _CountingH2Connection.SWEEP_EVERY + 1 < 901
+    assert held <= _PushH2Connection.SWEEP_EVERY + 1 < 901
+
+
+def test_unique_paths_stay_out_of_the_hpack_table_and_headers_are_sent_literally(
+    server: H2Server, pki: Pki
+) -> None:
+    """APNs paths name one device each: indexed, they would push the repeating headers
+    (the provider token) out of the table; Huffman coding them cost more than it saves."""
+
+    async def scenario() -> list[str]:
+        h2 = client(server, pki)
+        for i in range(20):
+            response = await h2.request(
+                "POST",
+                f"/3/device/{i:064d}",
+                {"apns-topic": "com.example"},
+                b"{}",
+                unique_path=True,
+            )
+            assert response.status == 200
+        connection = h2._connection
+        assert connection is not None
+        names = [name for name, _ in connection.h2.encoder.header_table.dynamic_entries]
+        await h2.close()
+        return [name.decode() if isinstance(name, bytes) else name for name in names]
+
+    names = asyncio.run(scenario())
+    assert ":path" not in names
+    assert "apns-topic" in names
+    device_path = b"/3/device/" + b"7" * 64
+    assert device_path in _PushH2Connection(
+        h2.config.H2Configuration(client_side=True), lambda: 0
+    ).encoder.encode([(":path", device_path.decode())])

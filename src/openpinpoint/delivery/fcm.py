@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import jwt
+import msgspec
 
 from openpinpoint.core.errors import BadRequest
 from openpinpoint.core.push_credentials import (
@@ -77,7 +77,7 @@ class FcmSender:
         except BadRequest as error:
             return Outcome("PERMANENT_FAILURE", 400, status_message=error.message)
         path = f"{self._prefix}/v1/projects/{quote(account['project_id'])}/messages:send"
-        body = json.dumps(push.payload, separators=(",", ":")).encode()
+        body = msgspec.json.encode(push.payload)
         rejected: str | None = None
         try:
             # An access token FCM rejects (revoked, or cached across a clock jump) is
@@ -167,8 +167,8 @@ def _account(service_json: str) -> dict[str, str]:
 
 def _json(response: H2Response) -> dict[str, Any]:
     try:
-        document = json.loads(response.body)
-    except ValueError:
+        document = msgspec.json.decode(response.body)
+    except msgspec.DecodeError:
         return {}
     return document if isinstance(document, dict) else {}
 
