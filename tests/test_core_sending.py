@@ -3,6 +3,8 @@ and the order of skip checks (M3)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
 import pytest
 
@@ -12,9 +14,10 @@ from openpinpoint.core import messaging_shapes as ms
 from openpinpoint.core.channels import Channel
 from openpinpoint.core.endpoints import Stamp
 from openpinpoint.core.recipients import Plan, Recipient
-from openpinpoint.core.sending import Request, decide, inactivate, mask
+from openpinpoint.core.sending import Request, Sender, decide, inactivate, mask
 from openpinpoint.core.shapes import EndpointRequest, EndpointResponse
-from openpinpoint.delivery.base import Delivery, Outcome
+from openpinpoint.delivery.base import Delivery, Outcome, Sms
+from openpinpoint.delivery.choose import Backends
 
 
 @pytest.mark.parametrize(
@@ -90,3 +93,68 @@ def test_m7_invalid_addresses_make_their_endpoints_inactive() -> None:
     assert found is not None
     assert found.endpoint_status == "INACTIVE"
     assert tx.get_endpoint("app", "deleted-meanwhile") is None
+
+
+class _SlowForSome:
+    """A back end that answers at once, except for the addresses it was told to hold."""
+
+    description = "test"
+    delivers = True
+
+    def __init__(self, hold: set[str]) -> None:
+        self.hold = hold
+        self.held: list[str] = []
+        self.cancelled: list[str] = []
+
+    async def deliver(self, delivery: Delivery) -> Outcome:
+        if delivery.address in self.hold:
+            self.held.append(delivery.address)
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                self.cancelled.append(delivery.address)
+                raise
+        return Outcome("SUCCESSFUL", 200, message_id=f"id-{delivery.address}")
+
+    async def close(self) -> None:
+        pass
+
+
+def _sms_to(address: str) -> Delivery:
+    return Delivery("req", "app", None, address, Sms(to=address, body="hi"))
+
+
+def test_m6_at_the_deadline_only_the_late_deliveries_fail_and_the_rest_keep_their_order() -> None:
+    backend = _SlowForSome({"+12065550102"})
+    sender = Sender(Backends(backend, backend, backend), timeout=0.2)
+    skip = Outcome("OPT_OUT", 400, status_message="Endpoint has opted out")
+    items = [_sms_to("+12065550101"), skip, _sms_to("+12065550102"), _sms_to("+12065550103")]
+    outcomes = asyncio.run(sender.deliver(items))
+    assert [(o.status, o.message_id) for o in outcomes] == [
+        ("SUCCESSFUL", "id-+12065550101"),
+        ("OPT_OUT", None),
+        ("TEMPORARY_FAILURE", None),
+        ("SUCCESSFUL", "id-+12065550103"),
+    ]
+    assert outcomes[2].status_message == "No answer within 0.2 seconds"
+    assert backend.cancelled == ["+12065550102"]
+
+
+def test_m6_a_cancelled_request_cancels_its_deliveries() -> None:
+    backend = _SlowForSome({"+12065550101", "+12065550102"})
+    sender = Sender(Backends(backend, backend, backend), timeout=60)
+
+    async def scenario() -> None:
+        sending = asyncio.ensure_future(
+            sender.deliver([_sms_to("+12065550101"), _sms_to("+12065550102")])
+        )
+        while len(backend.held) < 2:
+            await asyncio.sleep(0)
+        sending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sending
+        await asyncio.sleep(0)  # the deliveries' own turn to see their cancellation
+        # Checked before asyncio.run's shutdown, which would cancel leftovers by itself.
+        assert sorted(backend.cancelled) == ["+12065550101", "+12065550102"]
+
+    asyncio.run(scenario())

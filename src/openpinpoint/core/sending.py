@@ -123,18 +123,41 @@ class Sender:
         return self.backends.push
 
     async def deliver(self, decided: Iterable[Delivery | Outcome]) -> list[Outcome]:
-        """Every outcome, in order; skips as decided, deliveries as their back ends answer."""
-        items = list(decided)
-        return list(await asyncio.gather(*(self._one(item) for item in items)))
+        """Every outcome, in order; skips as decided, deliveries as their back ends answer.
 
-    async def _one(self, item: Delivery | Outcome) -> Outcome:
-        if isinstance(item, Outcome):
-            return item
+        The deliveries start together, so one deadline serves them all (M6): a timer per
+        delivery cost a twentieth of a push's time. A delivery still running at the
+        deadline is cancelled and reported unreachable; the others keep their answers."""
+        items = list(decided)
+        running = {
+            index: asyncio.ensure_future(self._one(item))
+            for index, item in enumerate(items)
+            if isinstance(item, Delivery)
+        }
+        if running:
+            try:
+                _, late = await asyncio.wait(running.values(), timeout=self.timeout)
+            finally:
+                # Past the deadline, or the request itself was cancelled.
+                for pending in running.values():
+                    pending.cancel()
+            if late:
+                await asyncio.wait(late)
+        outcomes: list[Outcome] = []
+        for index, item in enumerate(items):
+            task = running.get(index)
+            if task is None:
+                assert isinstance(item, Outcome)
+                outcomes.append(item)
+            elif task.cancelled():
+                outcomes.append(unreachable(f"No answer within {self.timeout:g} seconds"))
+            else:
+                outcomes.append(task.result())
+        return outcomes
+
+    async def _one(self, item: Delivery) -> Outcome:
         try:
-            async with asyncio.timeout(self.timeout):
-                return await self.backend(item).deliver(item)
-        except TimeoutError:
-            return unreachable(f"No answer within {self.timeout:g} seconds")
+            return await self.backend(item).deliver(item)
         except Exception:
             log.exception("delivery in request %s failed unexpectedly", item.request_id)
             return Outcome("UNKNOWN_FAILURE", 500, status_message="Internal error")
