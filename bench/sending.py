@@ -15,6 +15,7 @@ prints the figures and writes them to bench/results/<time>-sending.json (-push.j
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import socket
 import subprocess
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import psutil
 from botocore.config import Config
 
 from servers import BENCH, Server, UsageMeter
@@ -149,6 +151,16 @@ def _push_fakes(directory: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]
     return fakes, json.loads((directory / "fakes.json").read_text())
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """CPU time so far of the given processes: where the rest of the machine went."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = psutil.Process(pid).cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def _sender(url: str, app_id: str, until: float, message: dict[str, Any]) -> tuple[int, int, int]:
     """Requests made, deliveries that succeeded, and deliveries that did not."""
     client = _client(url)
@@ -242,6 +254,8 @@ def main() -> int:
     try:
         app_id = _prepare(_client(server.url), fakes)
         _sender(server.url, app_id, 0, message)  # one request to open connections
+        others = [p.process.pid for p in peers] + ([fakes_process.pid] if fakes_process else [])
+        others_before, clients_before = _cpu_seconds(others), time.process_time()
         with UsageMeter(server) as meter, ThreadPoolExecutor(args.clients) as pool:
             started = time.monotonic()
             until = started + args.seconds
@@ -250,6 +264,8 @@ def main() -> int:
             )
             elapsed = time.monotonic() - started
         usage = meter.usage
+        others_cpu = _cpu_seconds(others) - others_before
+        clients_cpu = time.process_time() - clients_before
     finally:
         for running in (server, *peers):
             running.stop()
@@ -272,13 +288,18 @@ def main() -> int:
         "server_cpu_seconds": round(usage.cpu_seconds, 1),
         "server_cpu_ms_per_delivery": round(1000 * usage.cpu_seconds / max(ok, 1), 3),
         "server_peak_rss_mb": round(usage.peak_rss_bytes / 2**20),
+        # The fakes (or sinks) and the clients share the machine: their CPU bounds the rate too.
+        "peers_cpu_ms_per_delivery": round(1000 * others_cpu / max(ok, 1), 3),
+        "clients_cpu_ms_per_delivery": round(1000 * clients_cpu / max(ok, 1), 3),
     }
     print(
         f"SendUsersMessages ({scenario}): {rate:,.0f} deliveries/s (target {target:,.0f}/s: "
         f"{'met' if rate >= target else 'not met'}); {requests} requests of 300 deliveries, "
         f"{failed} failed, in {elapsed:.1f} s with {args.clients} clients, "
-        f"{args.workers} worker(s); server CPU {1000 * usage.cpu_seconds / max(ok, 1):.2f} ms "
-        "a delivery"
+        f"{args.workers} worker(s); CPU a delivery: "
+        f"server {figures['server_cpu_ms_per_delivery']:.2f} ms, "
+        f"{'fakes' if args.push else 'sinks'} {figures['peers_cpu_ms_per_delivery']:.2f} ms, "
+        f"clients {figures['clients_cpu_ms_per_delivery']:.2f} ms"
     )
     suffix = "sending-push" if args.push else "sending"
     out = BENCH / "results" / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{suffix}.json"

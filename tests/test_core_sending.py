@@ -128,7 +128,12 @@ def test_m6_at_the_deadline_only_the_late_deliveries_fail_and_the_rest_keep_thei
     backend = _SlowForSome({"+12065550102"})
     sender = Sender(Backends(backend, backend, backend), timeout=0.2)
     skip = Outcome("OPT_OUT", 400, status_message="Endpoint has opted out")
-    items = [_sms_to("+12065550101"), skip, _sms_to("+12065550102"), _sms_to("+12065550103")]
+    items: list[Delivery | Outcome] = [
+        _sms_to("+12065550101"),
+        skip,
+        _sms_to("+12065550102"),
+        _sms_to("+12065550103"),
+    ]
     outcomes = asyncio.run(sender.deliver(items))
     assert [(o.status, o.message_id) for o in outcomes] == [
         ("SUCCESSFUL", "id-+12065550101"),

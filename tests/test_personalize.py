@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from openpinpoint.core.personalize import RenderTooLarge, TemplateSyntaxError, render_part
@@ -89,7 +91,7 @@ def test_a_part_that_does_not_compile_raises_its_syntax_error() -> None:
 
 
 class _Untouchable(dict[str, list[str]]):
-    def items(self):  # type: ignore[override]
+    def items(self) -> Any:
         raise AssertionError("a part without expressions read the variables")
 
 

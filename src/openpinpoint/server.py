@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,8 +71,30 @@ class ServerSettings:
         return self.keys_file or default_keys_path()
 
 
+class _LogFormatter(logging.Formatter):
+    """The standard format, with the date and time formatted once a second rather than for
+    every line: a send logs a line per recipient (M8)."""
+
+    _second: tuple[int, str] = (-1, "")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        if self._second[0] != second:
+            self._second = (second, time.strftime(self.default_time_format, self.converter(second)))
+        return f"{self._second[1]},{int(record.msecs):03d}"
+
+
 def configure_logging(level: str, access_log: bool) -> None:
+    # What no line shows is not collected for each (the logging HOWTO's "Optimization").
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     logging.basicConfig(level=level.upper(), format=LOG_FORMAT, force=True)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(_LogFormatter(LOG_FORMAT))
     logging.getLogger("openpinpoint.access").setLevel(
         logging.INFO if access_log else logging.WARNING
     )

@@ -48,7 +48,7 @@ class _Stream:
     body: bytearray = field(default_factory=bytearray)
 
 
-class _LiteralEncoder(hpack.Encoder):
+class LiteralEncoder(hpack.Encoder):
     """HPACK without Huffman coding: in pure Python it cost a fifth of a push's headers
     (a 64-character device token in every APNs path), to save some twenty bytes a request."""
 
@@ -70,7 +70,7 @@ class _PushH2Connection(h2.connection.H2Connection):
 
     def __init__(self, config: h2.config.H2Configuration, count: Callable[[], int]) -> None:
         super().__init__(config)
-        self.encoder = _LiteralEncoder()
+        self.encoder = LiteralEncoder()
         self._count = count
         self._until_sweep = self.SWEEP_EVERY
 
