@@ -18,9 +18,11 @@ from botocore.exceptions import ClientError
 from psycopg import errors
 
 from conftest import STORES, PostgresDatabases, RunningServer, new_store_url, start_servers
+from openpinpoint.core import endpoints
+from openpinpoint.core.endpoints import Stamp
 from openpinpoint.core.errors import ServiceUnavailable
-from openpinpoint.core.shapes import EndpointResponse
-from openpinpoint.store.base import ReadTx, WriteTx
+from openpinpoint.core.shapes import EndpointRequest, EndpointResponse, EndpointUser
+from openpinpoint.store.base import App, ReadTx, WriteTx
 from openpinpoint.store.open import open_store
 from openpinpoint.store.postgres import SCHEMA_VERSION, PostgresStore, migrate, redact
 
@@ -347,3 +349,55 @@ def test_logged_urls_hide_the_password() -> None:
         "postgresql://app:***@db.internal:5432/pinpoint"
     )
     assert redact("postgresql://app@db/pinpoint") == "postgresql://app@db/pinpoint"
+
+
+@pytest.mark.postgres
+def test_endpoint_writes_take_few_round_trips(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lock attempts, BEGIN and writes travel with the next statement that is read, or with
+    COMMIT: UpdateEndpoint of an endpoint reads the app and endpoint, the attribute names,
+    the address, then writes and commits; DeleteUserEndpoints reads, then deletes and
+    commits."""
+    stamp = Stamp(request_id="r", now="2026-12-03T00:00:00.000Z")
+    sent: list[str] = []
+    wait = psycopg.Connection.wait
+
+    def counting_wait(self: psycopg.Connection[Any], gen: Any, *args: Any, **kwargs: Any) -> Any:
+        # Leaving `with conn:` on an idle connection waits on a commit that sends nothing.
+        idle = self.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        if not (idle and gen.gi_code.co_name == "_commit_gen"):
+            sent.append(gen.gi_code.co_name)
+        return wait(self, gen, *args, **kwargs)
+
+    def update(endpoint_id: str, user_id: str) -> Callable[[WriteTx], Any]:
+        request = EndpointRequest(
+            address=f"{endpoint_id}@example.com",
+            attributes={"plan": ["free"]},
+            metrics={"sessions": 1.0},
+            user=EndpointUser(user_id=user_id),
+        )
+        return lambda tx: endpoints.update_endpoint_in_app(tx, APP, endpoint_id, request, stamp)
+
+    async def run() -> list[int]:
+        store = PostgresStore(postgres_url, size=1)
+        try:
+            app = App(id=APP, name="n", arn="arn", creation_date=stamp.now, tags={})
+            await store.write(lambda tx: tx.insert_app(app))
+            for n in range(3):
+                await store.write(update(f"e{n}", "leaver"))
+            counts = []
+            monkeypatch.setattr(psycopg.Connection, "wait", counting_wait)
+            for fn in (
+                update("e0", "leaver"),
+                lambda tx: endpoints.delete_user_endpoints_in_app(tx, APP, "leaver"),
+            ):
+                sent.clear()
+                await store.write(fn)
+                counts.append(len(sent))
+            return counts
+        finally:
+            monkeypatch.undo()
+            await store.close()
+
+    assert asyncio.run(run()) == [4, 2]

@@ -123,6 +123,24 @@ def test_put_endpoints_writes_each_in_order_the_last_of_one_id_winning(
     assert asyncio.run(run()) == [_endpoint("a", 1), _endpoint("b", 2)]
 
 
+def test_known_attribute_names_by_kind_keeps_each_kind_apart(empty_store_url: str) -> None:
+    """One lookup for several kinds answers each kind with its own names only: a name
+    registered under one kind is not known under another."""
+    app = "0" * 32
+
+    async def run() -> dict[str, set[str]]:
+        store = open_store(empty_store_url)
+        try:
+            await store.write(lambda tx: tx.add_attribute_names(app, "custom", ["plan", "a\x00b"]))
+            await store.write(lambda tx: tx.add_attribute_names(app, "metric", ["spend", "plan"]))
+            asked = {"custom": {"plan", "spend", "a\x00b"}, "metric": {"spend"}}
+            return await store.write(lambda tx: tx.known_attribute_names_by_kind(app, asked))
+        finally:
+            await store.close()
+
+    assert asyncio.run(run()) == {"custom": {"plan", "a\x00b"}, "metric": {"spend"}}
+
+
 def _mark_newer(url: str) -> None:
     """Make the store look as if a newer OpenPinpoint had migrated it."""
     asyncio.run(open_store(url).close())

@@ -134,7 +134,18 @@ def delete_endpoint(tx: WriteTx, app_id: str, endpoint_id: str) -> EndpointRespo
 
 def delete_user_endpoints(tx: WriteTx, app_id: str, user_id: str) -> list[EndpointResponse]:
     """Delete every endpoint of the user and return exactly those (the product's heart)."""
-    endpoints = get_user_endpoints(tx, app_id, user_id)
+    return _delete_all(tx, app_id, get_user_endpoints(tx, app_id, user_id))
+
+
+def delete_user_endpoints_in_app(tx: WriteTx, app_id: str, user_id: str) -> list[EndpointResponse]:
+    """`apps.require_app`, then `delete_user_endpoints`: the same answers, the app and the
+    user's endpoints read by one store call."""
+    return _delete_all(tx, app_id, get_user_endpoints_in_app(tx, app_id, user_id))
+
+
+def _delete_all(
+    tx: WriteTx, app_id: str, endpoints: list[EndpointResponse]
+) -> list[EndpointResponse]:
     tx.delete_endpoints(app_id, [endpoint_key(e.id) for e in endpoints if e.id is not UNSET])
     return endpoints
 
@@ -171,6 +182,31 @@ def update_endpoint(
     check_id("EndpointId", endpoint_id)
     key = endpoint_key(endpoint_id)
     existing = tx.get_endpoint(app_id, key)
+    return _update(tx, app_id, endpoint_id, existing, request, stamp=stamp, origin=origin)
+
+
+def update_endpoint_in_app(
+    tx: WriteTx, app_id: str, endpoint_id: str, request: EndpointRequest, stamp: Stamp
+) -> EndpointResponse:
+    """`apps.require_app`, then `update_endpoint`: the same answers, the app and the
+    endpoint read by one store call."""
+    _check_id_in_app(tx, app_id, "EndpointId", endpoint_id)
+    app, existing = tx.get_app_and_endpoint(app_id, endpoint_key(endpoint_id))
+    apps.found_app(app, app_id)
+    return _update(tx, app_id, endpoint_id, existing, request, stamp=stamp)
+
+
+def _update(
+    tx: WriteTx,
+    app_id: str,
+    endpoint_id: str,
+    existing: EndpointResponse | None,
+    request: EndpointRequest,
+    *,
+    stamp: Stamp,
+    origin: Origin | None = None,
+) -> EndpointResponse:
+    key = endpoint_key(endpoint_id)
     endpoint = _merge(existing, app_id, endpoint_id, request, stamp, origin=origin or Origin())
 
     old_user = user_id_of(existing)
@@ -400,10 +436,9 @@ def _register_attribute_names(tx: WriteTx, app_id: str, request: EndpointRequest
             f"application (Attributes, Metrics and UserAttributes together): this request "
             f"alone names {sent_count}"
         )
-    new: dict[str, set[str]] = {}
-    for kind, names in sent.items():
-        if names and (unknown := names - tx.known_attribute_names(app_id, kind, names)):
-            new[kind] = unknown
+    asked = {kind: names for kind, names in sent.items() if names}
+    known = tx.known_attribute_names_by_kind(app_id, asked) if asked else {}
+    new = {kind: unknown for kind, names in asked.items() if (unknown := names - known[kind])}
     if not new:
         return
     total = tx.count_attribute_names(app_id) + sum(len(names) for names in new.values())

@@ -157,11 +157,12 @@ class PinpointProvider(MessagingOperations, TemplateOperations, SegmentOperation
         endpoint_id: str,
         body: EndpointRequest,
     ) -> MessageBody:
+        ctx.access.require_app(application_id)
         stamp = ctx.stamp
-        await self._write_in_app(
-            ctx,
-            application_id,
-            lambda tx: endpoints.update_endpoint(tx, application_id, endpoint_id, body, stamp),
+        await self.store.write(
+            lambda tx: endpoints.update_endpoint_in_app(
+                tx, application_id, endpoint_id, body, stamp
+            )
         )
         return MessageBody(message="Accepted", request_id=ctx.request_id)
 
@@ -209,10 +210,9 @@ class PinpointProvider(MessagingOperations, TemplateOperations, SegmentOperation
     async def delete_user_endpoints(
         self, ctx: RequestContext, application_id: str, user_id: str
     ) -> EndpointsResponse:
-        deleted = await self._write_in_app(
-            ctx,
-            application_id,
-            lambda tx: endpoints.delete_user_endpoints(tx, application_id, user_id),
+        ctx.access.require_app(application_id)
+        deleted = await self.store.write(
+            lambda tx: endpoints.delete_user_endpoints_in_app(tx, application_id, user_id)
         )
         return EndpointsResponse(item=[_with_app_id(application_id, e) for e in deleted])
 

@@ -8,7 +8,7 @@ such a function over `ReadTx`/`WriteTx`, so each backend only supplies these pri
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import msgspec
@@ -93,11 +93,11 @@ decode_app = msgspec.json.Decoder(App).decode
 def app_and_endpoints(
     rows: Sequence[Sequence[Any]],
 ) -> tuple[App | None, list[EndpointResponse]]:
-    """The SQL stores' combined reads: rows of (app document, endpoint document or NULL),
-    none when the app does not exist."""
+    """The SQL stores' combined reads: rows that start with (app document, endpoint
+    document or NULL), none when the app does not exist."""
     if not rows:
         return None, []
-    return decode_app(rows[0][0]), [decode_endpoint(doc) for _, doc in rows if doc is not None]
+    return decode_app(rows[0][0]), [decode_endpoint(row[1]) for row in rows if row[1] is not None]
 
 
 class ReadTx(Protocol):
@@ -214,6 +214,13 @@ class WriteTx(ReadTx, Protocol):
     def known_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> set[str]:
         """Those of `names` already registered for the app under `kind`."""
         ...
+
+    def known_attribute_names_by_kind(
+        self, app_id: str, names: Mapping[str, Iterable[str]]
+    ) -> dict[str, set[str]]:
+        """`known_attribute_names` of each kind in `names`: one statement where a round trip
+        costs (PostgreSQL), one per kind where it does not."""
+        return {kind: self.known_attribute_names(app_id, kind, n) for kind, n in names.items()}
 
     def add_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None: ...
 
