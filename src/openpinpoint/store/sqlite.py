@@ -230,8 +230,11 @@ class SQLiteTx(WriteTx):
         return self._count("SELECT count(*) FROM endpoints WHERE app_id = ?", (app_id,))
 
     def count_users(self, app_id: str) -> int:
+        # The user index holds every user id, so the count reads it and not the documents.
         return self._count(
-            "SELECT count(DISTINCT user_id) FROM endpoints WHERE app_id = ?", (app_id,)
+            "SELECT count(DISTINCT user_id) FROM endpoints INDEXED BY endpoints_by_user"
+            " WHERE app_id = ? AND user_id IS NOT NULL",
+            (app_id,),
         )
 
     def get_job(self, app_id: str, job_id: str) -> JobRecord | None:
