@@ -10,12 +10,8 @@ from openpinpoint.delivery.apns import APNS_SANDBOX_URL, APNS_URL
 from openpinpoint.delivery.base import Backend
 from openpinpoint.delivery.fcm import FCM_URL
 from openpinpoint.delivery.outbox import Outbox
-from openpinpoint.delivery.pinpoint import PinpointBackend
 from openpinpoint.delivery.push_direct import DirectPush
-from openpinpoint.delivery.ses import SesBackend
-from openpinpoint.delivery.sms_aws import AwsSmsBackend
 from openpinpoint.delivery.smtp import SmtpBackend, SmtpSettings, SmtpUrlError
-from openpinpoint.delivery.webhook import WebhookBackend
 
 log = logging.getLogger("openpinpoint.delivery")
 
@@ -78,6 +74,13 @@ def check_settings(settings: BackendSettings) -> None:
 
 
 def open_backends(settings: BackendSettings) -> Backends:
+    # Only a server imports the clients of AWS and webhooks (boto3, aiohttp): a quarter of
+    # a second that every other command, `migrate-store` above all, would pay at start.
+    from openpinpoint.delivery.pinpoint import PinpointBackend  # noqa: PLC0415
+    from openpinpoint.delivery.ses import SesBackend  # noqa: PLC0415
+    from openpinpoint.delivery.sms_aws import AwsSmsBackend  # noqa: PLC0415
+    from openpinpoint.delivery.webhook import WebhookBackend  # noqa: PLC0415
+
     check_settings(settings)
     outboxes: list[Outbox] = []
 
