@@ -6,18 +6,21 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from openpinpoint.delivery.apns import APNS_SANDBOX_URL, APNS_URL
+from openpinpoint.defaults import (
+    APNS_SANDBOX_URL,
+    APNS_URL,
+    DELIVERY_TIMEOUT,
+    DIRECT,
+    FCM_URL,
+    OUTBOX,
+)
 from openpinpoint.delivery.base import Backend
-from openpinpoint.delivery.fcm import FCM_URL
 from openpinpoint.delivery.outbox import Outbox
 from openpinpoint.delivery.push_direct import DirectPush
 from openpinpoint.delivery.smtp import SmtpBackend, SmtpSettings, SmtpUrlError
 
 log = logging.getLogger("openpinpoint.delivery")
 
-DEFAULT_TIMEOUT = 10.0
-OUTBOX = "outbox"
-DIRECT = "direct"
 PINPOINT = "pinpoint:"
 
 
@@ -32,7 +35,7 @@ class BackendSettings:
     sms: str = OUTBOX
     push: str = DIRECT
     webhook_secret: str | None = None
-    timeout: float = DEFAULT_TIMEOUT
+    timeout: float = DELIVERY_TIMEOUT
     fcm_url: str = FCM_URL
     apns_url: str = APNS_URL
     apns_sandbox_url: str = APNS_SANDBOX_URL
