@@ -27,11 +27,9 @@ from openpinpoint.core.shapes import (
     EndpointBatchRequest,
     EndpointDemographic,
     EndpointLocation,
-    EndpointResponse,
     EndpointUser,
 )
-from openpinpoint.core.values import endpoint_key
-from openpinpoint.store.base import ReadTx, WriteTx
+from openpinpoint.store.base import ReadTx, StoredEndpoint, WriteTx
 from openpinpoint.store.copy import PAGE, copy_store
 from openpinpoint.store.open import open_store
 
@@ -173,9 +171,7 @@ async def _scratch_then_copy(
         after = ""
         while page := await source.read(partial(_page, app_id, after)):
             await target.write(partial(_put, app_id, page))
-            last = page[-1].id
-            assert isinstance(last, str)
-            after = endpoint_key(last)
+            after = page[-1].key
     finally:
         await source.close()
         await target.close()
@@ -183,12 +179,12 @@ async def _scratch_then_copy(
             path.unlink()
 
 
-def _put(app_id: str, page: list[EndpointResponse], tx: WriteTx) -> None:
+def _put(app_id: str, page: list[StoredEndpoint], tx: WriteTx) -> None:
     tx.put_endpoints(app_id, page)
 
 
-def _page(app_id: str, after: str, tx: ReadTx) -> list[EndpointResponse]:
-    return tx.list_endpoints(app_id, after, PAGE)
+def _page(app_id: str, after: str, tx: ReadTx) -> list[StoredEndpoint]:
+    return tx.list_stored_endpoints(app_id, after, PAGE)
 
 
 def preload(db_url: str, endpoints: int, scratch: Path | None = None) -> DataSet:

@@ -6,11 +6,18 @@ from collections.abc import Iterable
 
 import msgspec
 
-from openpinpoint.core.endpoints import user_id_of
 from openpinpoint.core.predicates import Predicate
-from openpinpoint.core.shapes import EndpointResponse
+from openpinpoint.core.shapes import EndpointResponse, user_id_of
 from openpinpoint.core.values import endpoint_key
-from openpinpoint.store.base import App, JobRecord, Resource, WriteTx
+from openpinpoint.store.base import (
+    App,
+    JobRecord,
+    Resource,
+    StoredEndpoint,
+    WriteTx,
+    decode_endpoint,
+    stored_endpoint,
+)
 
 
 class MemoryTx(WriteTx):
@@ -74,9 +81,9 @@ class MemoryTx(WriteTx):
         assert isinstance(endpoint.id, str)
         self.endpoints[(app_id, endpoint_key(endpoint.id))] = self._copy(endpoint)
 
-    def put_endpoints(self, app_id: str, endpoints: Iterable[EndpointResponse]) -> None:
+    def put_endpoints(self, app_id: str, endpoints: Iterable[StoredEndpoint]) -> None:
         for endpoint in endpoints:
-            self.put_endpoint(app_id, endpoint)
+            self.endpoints[(app_id, endpoint.key)] = decode_endpoint(endpoint.doc)
 
     def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None:
         for key in keys:
@@ -100,6 +107,11 @@ class MemoryTx(WriteTx):
     def list_endpoints(self, app_id: str, after_key: str, limit: int) -> list[EndpointResponse]:
         keys = sorted(k for a, k in self.endpoints if a == app_id and k > after_key)
         return [self._copy(self.endpoints[(app_id, k)]) for k in keys[:limit]]
+
+    def list_stored_endpoints(
+        self, app_id: str, after_key: str, limit: int
+    ) -> list[StoredEndpoint]:
+        return [stored_endpoint(e) for e in self.list_endpoints(app_id, after_key, limit)]
 
     def count_endpoints(self, app_id: str) -> int:
         return sum(1 for a, _ in self.endpoints if a == app_id)

@@ -22,9 +22,15 @@ from openpinpoint.core import endpoints
 from openpinpoint.core.endpoints import Stamp
 from openpinpoint.core.errors import ServiceUnavailable
 from openpinpoint.core.shapes import EndpointRequest, EndpointResponse, EndpointUser
-from openpinpoint.store.base import App, ReadTx, WriteTx
+from openpinpoint.store.base import App, ReadTx, WriteTx, stored_endpoint
 from openpinpoint.store.open import open_store
-from openpinpoint.store.postgres import SCHEMA_VERSION, PostgresStore, migrate, redact
+from openpinpoint.store.postgres import (
+    BULK_ENDPOINTS,
+    SCHEMA_VERSION,
+    PostgresStore,
+    migrate,
+    redact,
+)
 
 APP = "0" * 32
 
@@ -152,6 +158,45 @@ def test_a_writer_that_finds_an_endpoint_locked_reruns_after_the_holder_commits(
 
     assert asyncio.run(run()) == 2
     assert attempts == {"a": 1, "b": 2}
+
+
+@pytest.mark.postgres
+def test_a_bulk_write_holds_its_app_and_replaces_what_is_stored(postgres_url: str) -> None:
+    """A write of more than BULK_ENDPOINTS endpoints takes its app's lock exclusively instead
+    of one lock per endpoint, user and address: it runs again once a writer in the same app
+    has committed, and then replaces that writer's endpoint rather than failing on its key."""
+    writer_in_app, bulk_tried = threading.Event(), threading.Event()
+    attempts = Counter[str]()
+    page = [stored_endpoint(_endpoint(f"e-{n}", 2)) for n in range(BULK_ENDPOINTS + 1)]
+
+    def single(tx: WriteTx) -> None:
+        attempts["single"] += 1
+        tx.get_app(APP)
+        writer_in_app.set()
+        assert bulk_tried.wait(30)
+        tx.put_endpoint(APP, _endpoint("e-0", 1))
+
+    def bulk(tx: WriteTx) -> None:
+        attempts["bulk"] += 1
+        assert writer_in_app.wait(30)
+        try:
+            tx.put_endpoints(APP, page)
+        finally:
+            bulk_tried.set()
+
+    async def run() -> list[EndpointResponse]:
+        store = PostgresStore(postgres_url)
+        try:
+            await asyncio.gather(store.write(single), store.write(bulk))
+            return await store.read(lambda tx: tx.list_endpoints(APP, "", 1000))
+        finally:
+            await store.close()
+
+    found = asyncio.run(run())
+    assert sorted(found, key=lambda e: str(e.id)) == sorted(
+        (_endpoint(f"e-{n}", 2) for n in range(BULK_ENDPOINTS + 1)), key=lambda e: str(e.id)
+    )
+    assert attempts == {"single": 1, "bulk": 2}
 
 
 @pytest.mark.postgres

@@ -13,6 +13,7 @@ import pytest
 from conftest import STORES, new_store_url, run_cli
 from openpinpoint.core.shapes import EndpointResponse
 from openpinpoint.store import postgres, sqlite
+from openpinpoint.store.base import stored_endpoint
 from openpinpoint.store.open import open_store, sqlite_path
 
 
@@ -114,7 +115,10 @@ def test_put_endpoints_writes_each_in_order_the_last_of_one_id_winning(
     async def run() -> list[EndpointResponse]:
         store = open_store(url)
         try:
-            page = [_endpoint("a", 1), _endpoint("B", 1), _endpoint("b", 2)]
+            page = [
+                stored_endpoint(e)
+                for e in [_endpoint("a", 1), _endpoint("B", 1), _endpoint("b", 2)]
+            ]
             await store.write(lambda tx: tx.put_endpoints(app, page))
             return await store.read(lambda tx: tx.list_endpoints(app, "", 10))
         finally:

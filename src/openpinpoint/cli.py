@@ -33,11 +33,10 @@ from openpinpoint.cli_where import (
     shown,
 )
 from openpinpoint.core.jobs import DEFAULT_LEASE_SECONDS
-from openpinpoint.core.provider import DEFAULT_ACCOUNT_ID
+from openpinpoint.defaults import DEFAULT_ACCOUNT_ID, DEFAULT_HOST, DEFAULT_PORT
 from openpinpoint.files import LOCAL_FILES_ENV, S3_ENDPOINT_ENV, FileSettings
 from openpinpoint.keys import KeyFileError
 from openpinpoint.preview import PreviewError, Request, load, print_preview
-from openpinpoint.server import DEFAULT_HOST, DEFAULT_PORT, ServeError, ServerSettings, serve
 from openpinpoint.store.copy import (
     Counts,
     StoreCopyError,
@@ -313,6 +312,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    # Here, not at the top: every other command starts without the server's modules.
+    from openpinpoint.server import ServeError, ServerSettings, serve  # noqa: PLC0415
+
     url = args.db or default_url()
     security = serve_settings(args, parser)
     announce_store(url)

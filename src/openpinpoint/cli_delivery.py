@@ -5,18 +5,20 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from openpinpoint.delivery.apns import APNS_SANDBOX_URL, APNS_URL
-from openpinpoint.delivery.choose import (
-    DEFAULT_TIMEOUT,
+from openpinpoint.defaults import (
+    APNS_SANDBOX_URL,
+    APNS_URL,
+    DELIVERY_TIMEOUT,
     DIRECT,
+    FCM_URL,
     OUTBOX,
-    BackendChoiceError,
-    BackendSettings,
-    check_settings,
 )
-from openpinpoint.delivery.fcm import FCM_URL
 from openpinpoint.store.open import data_dir
+
+if TYPE_CHECKING:
+    from openpinpoint.delivery.choose import BackendSettings
 
 
 def add_delivery_arguments(serve_cmd: argparse.ArgumentParser) -> None:
@@ -83,12 +85,19 @@ def add_delivery_arguments(serve_cmd: argparse.ArgumentParser) -> None:
         "--delivery-timeout",
         metavar="SECONDS",
         type=float,
-        default=DEFAULT_TIMEOUT,
-        help=f"deadline of each delivery attempt (default {DEFAULT_TIMEOUT:g})",
+        default=DELIVERY_TIMEOUT,
+        help=f"deadline of each delivery attempt (default {DELIVERY_TIMEOUT:g})",
     )
 
 
 def delivery_settings(args: argparse.Namespace, parser: argparse.ArgumentParser) -> BackendSettings:
+    # Here, not at the top: only `serve` needs the delivery code (see openpinpoint.defaults).
+    from openpinpoint.delivery.choose import (  # noqa: PLC0415
+        BackendChoiceError,
+        BackendSettings,
+        check_settings,
+    )
+
     settings = BackendSettings(
         outbox=(args.outbox or data_dir() / "outbox").resolve(),
         email=args.email_backend,

@@ -11,9 +11,8 @@ from typing import Any
 
 from openpinpoint.cli_where import announce_keys_file, checked, env_default, one_of
 from openpinpoint.core.values import is_resource_id
+from openpinpoint.defaults import DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT
 from openpinpoint.keys import KEYS_FILE_ENV, KeyFile, KeyFileError, default_keys_path, new_key
-from openpinpoint.wire.app import DEFAULT_BODY_TIMEOUT
-from openpinpoint.wire.http import DEFAULT_HEADER_TIMEOUT
 
 DEFAULT_REGION = "us-east-1"
 

@@ -16,24 +16,29 @@ from uvicorn.supervisors import Multiprocess
 from openpinpoint import __version__
 from openpinpoint.core.jobs import DEFAULT_LEASE_SECONDS, JobRunner
 from openpinpoint.core.messaging_api import Messaging
-from openpinpoint.core.provider import DEFAULT_ACCOUNT_ID, PinpointProvider
+from openpinpoint.core.provider import PinpointProvider
 from openpinpoint.core.sealing import server_sealer
 from openpinpoint.core.sending import Sender
+from openpinpoint.defaults import (
+    DEFAULT_ACCOUNT_ID,
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+)
 from openpinpoint.delivery.choose import Backends, BackendSettings, log_backends, open_backends
 from openpinpoint.files import Files, FileSettings
 from openpinpoint.keys import KeyFile, default_keys_path, new_key
 from openpinpoint.store.base import Store
 from openpinpoint.store.open import DEFAULT_DATA_DIR, open_store
-from openpinpoint.wire.app import DEFAULT_BODY_TIMEOUT, PinpointApp
+from openpinpoint.wire.app import PinpointApp
 from openpinpoint.wire.auth import Authenticator, NoAuthentication
-from openpinpoint.wire.http import DEFAULT_HEADER_TIMEOUT, PinpointConfig
+from openpinpoint.wire.http import PinpointConfig
 from openpinpoint.wire.sigv4 import SigV4Authenticator
 from openpinpoint.wire.throttle import Throttle
 
 log = logging.getLogger("openpinpoint")
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 9400
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 

@@ -27,6 +27,7 @@ from openpinpoint.core.shapes import (
     EndpointResponse,
     EndpointUser,
     encode,
+    user_id_of,
 )
 from openpinpoint.core.values import check_id, cohort_id, endpoint_key, normalise_client_date
 from openpinpoint.store.base import ReadTx, WriteTx
@@ -62,12 +63,6 @@ class Origin:
 
     creation_date: str | None = None
     cohort_id: str | None = None
-
-
-def user_id_of(endpoint: EndpointResponse | None) -> str | None:
-    if endpoint is None or endpoint.user is UNSET or not endpoint.user.user_id:
-        return None
-    return endpoint.user.user_id
 
 
 def user_attributes_of(endpoint: EndpointResponse | None) -> dict[str, list[str]]:

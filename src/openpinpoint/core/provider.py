@@ -40,13 +40,13 @@ from openpinpoint.core.shapes import (
 )
 from openpinpoint.core.templates_api import TemplateOperations
 from openpinpoint.core.values import decode_page_token, format_date, new_resource_id
+from openpinpoint.defaults import DEFAULT_ACCOUNT_ID
 from openpinpoint.files import Files, FileSettings
 from openpinpoint.store.base import App, ReadTx, Store, WriteTx
 
 T = TypeVar("T")
 
 DEFAULT_REGION = "us-east-1"
-DEFAULT_ACCOUNT_ID = "000000000000"
 
 
 @dataclass(frozen=True)

@@ -135,6 +135,12 @@ class EndpointResponse(_Shape, kw_only=True):
     user: EndpointUser | UnsetType = UNSET
 
 
+def user_id_of(endpoint: EndpointResponse | None) -> str | None:
+    if endpoint is None or endpoint.user is UNSET or not endpoint.user.user_id:
+        return None
+    return endpoint.user.user_id
+
+
 class EndpointsResponse(_Shape):
     item: list[EndpointResponse]
 

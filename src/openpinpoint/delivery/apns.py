@@ -30,8 +30,6 @@ from openpinpoint.delivery.base import Outcome, Push, answered, sent, unreachabl
 from openpinpoint.delivery.h2client import H2Client, H2ConnectionLost, H2Response
 from openpinpoint.delivery.push_tls import Clock, tls_context, with_client_certificate
 
-APNS_URL = "https://api.push.apple.com"
-APNS_SANDBOX_URL = "https://api.sandbox.push.apple.com"
 PROVIDER_TOKEN_REUSE = 40 * 60.0
 RENEWABLE_REASONS = frozenset({"ExpiredProviderToken", "InvalidProviderToken"})
 INVALID_ADDRESS_REASONS = frozenset({"BadDeviceToken", "Unregistered"})

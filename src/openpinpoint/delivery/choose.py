@@ -6,22 +6,21 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from openpinpoint.delivery.apns import APNS_SANDBOX_URL, APNS_URL
+from openpinpoint.defaults import (
+    APNS_SANDBOX_URL,
+    APNS_URL,
+    DELIVERY_TIMEOUT,
+    DIRECT,
+    FCM_URL,
+    OUTBOX,
+)
 from openpinpoint.delivery.base import Backend
-from openpinpoint.delivery.fcm import FCM_URL
 from openpinpoint.delivery.outbox import Outbox
-from openpinpoint.delivery.pinpoint import PinpointBackend
 from openpinpoint.delivery.push_direct import DirectPush
-from openpinpoint.delivery.ses import SesBackend
-from openpinpoint.delivery.sms_aws import AwsSmsBackend
 from openpinpoint.delivery.smtp import SmtpBackend, SmtpSettings, SmtpUrlError
-from openpinpoint.delivery.webhook import WebhookBackend
 
 log = logging.getLogger("openpinpoint.delivery")
 
-DEFAULT_TIMEOUT = 10.0
-OUTBOX = "outbox"
-DIRECT = "direct"
 PINPOINT = "pinpoint:"
 
 
@@ -36,7 +35,7 @@ class BackendSettings:
     sms: str = OUTBOX
     push: str = DIRECT
     webhook_secret: str | None = None
-    timeout: float = DEFAULT_TIMEOUT
+    timeout: float = DELIVERY_TIMEOUT
     fcm_url: str = FCM_URL
     apns_url: str = APNS_URL
     apns_sandbox_url: str = APNS_SANDBOX_URL
@@ -78,6 +77,13 @@ def check_settings(settings: BackendSettings) -> None:
 
 
 def open_backends(settings: BackendSettings) -> Backends:
+    # Only a server imports the clients of AWS and webhooks (boto3, aiohttp): a quarter of
+    # a second that every other command, `migrate-store` above all, would pay at start.
+    from openpinpoint.delivery.pinpoint import PinpointBackend  # noqa: PLC0415
+    from openpinpoint.delivery.ses import SesBackend  # noqa: PLC0415
+    from openpinpoint.delivery.sms_aws import AwsSmsBackend  # noqa: PLC0415
+    from openpinpoint.delivery.webhook import WebhookBackend  # noqa: PLC0415
+
     check_settings(settings)
     outboxes: list[Outbox] = []
 

@@ -27,7 +27,6 @@ from openpinpoint.delivery.base import Outcome, Push, answered, sent, unreachabl
 from openpinpoint.delivery.h2client import H2Client, H2ConnectionLost, H2Response
 from openpinpoint.delivery.push_tls import Clock, tls_context
 
-FCM_URL = "https://fcm.googleapis.com"
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ASSERTION_LIFETIME = 3600

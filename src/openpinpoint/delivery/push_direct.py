@@ -7,9 +7,10 @@ import asyncio
 import time
 
 from openpinpoint.core.push_payload import APNS_PLATFORMS
-from openpinpoint.delivery.apns import APNS_SANDBOX_URL, APNS_URL, ApnsSender
+from openpinpoint.defaults import APNS_SANDBOX_URL, APNS_URL, FCM_URL
+from openpinpoint.delivery.apns import ApnsSender
 from openpinpoint.delivery.base import Delivery, Outcome, Push, unreachable
-from openpinpoint.delivery.fcm import FCM_URL, FcmSender
+from openpinpoint.delivery.fcm import FcmSender
 from openpinpoint.delivery.push_tls import Clock
 
 

@@ -9,13 +9,14 @@ such a function over `ReadTx`/`WriteTx`, so each backend only supplies these pri
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar
 
 import msgspec
 from msgspec import Struct
 
 from openpinpoint.core.predicates import Predicate
-from openpinpoint.core.shapes import EndpointResponse
+from openpinpoint.core.shapes import EndpointResponse, encode, user_id_of
+from openpinpoint.core.values import endpoint_key
 
 T = TypeVar("T")
 
@@ -86,6 +87,35 @@ class Resource(Struct, kw_only=True):
         return cls(scope=scope, kind=kind, name=name, version=version, doc=doc)
 
 
+class StoredEndpoint(NamedTuple):
+    """One endpoint as a store keeps it: the columns it looks endpoints up by, and the JSON
+    document exactly as stored. `migrate-store` moves these from store to store without
+    decoding and encoding each document again. A named tuple, not a frozen dataclass: made
+    straight from a row, it costs 0.3 µs against 1.1 µs, a tenth of a second a copy of
+    200,000 endpoints spends on nothing else."""
+
+    key: str
+    """The case-folded id (`values.endpoint_key`)."""
+    user_id: str | None
+    address: str | None
+    status: str
+    doc: str
+
+
+def stored_endpoint(endpoint: EndpointResponse) -> StoredEndpoint:
+    """The record a store keeps for `endpoint` (one with an id and a status, as the core
+    writes them)."""
+    assert isinstance(endpoint.id, str)
+    assert isinstance(endpoint.endpoint_status, str)
+    return StoredEndpoint(
+        key=endpoint_key(endpoint.id),
+        user_id=user_id_of(endpoint),
+        address=endpoint.address if isinstance(endpoint.address, str) else None,
+        status=endpoint.endpoint_status,
+        doc=encode(endpoint).decode(),
+    )
+
+
 decode_endpoint = msgspec.json.Decoder(EndpointResponse).decode
 decode_app = msgspec.json.Decoder(App).decode
 
@@ -126,6 +156,12 @@ class ReadTx(Protocol):
     def list_endpoints(self, app_id: str, after_key: str, limit: int) -> list[EndpointResponse]:
         """Up to `limit` of the app's endpoints whose case-folded id sorts (byte-wise) after
         `after_key`, in that order; `after_key=""` starts at the first."""
+        ...
+
+    def list_stored_endpoints(
+        self, app_id: str, after_key: str, limit: int
+    ) -> list[StoredEndpoint]:
+        """`list_endpoints`, as stored."""
         ...
 
     def count_endpoints(self, app_id: str) -> int: ...
@@ -205,8 +241,9 @@ class WriteTx(ReadTx, Protocol):
         """Insert or replace the endpoint stored under its case-folded id."""
         ...
 
-    def put_endpoints(self, app_id: str, endpoints: Iterable[EndpointResponse]) -> None:
-        """`put_endpoint` of each, in order, in as few statements as the backend allows."""
+    def put_endpoints(self, app_id: str, endpoints: Iterable[StoredEndpoint]) -> None:
+        """Insert or replace each (`stored_endpoint` makes one of an `EndpointResponse`),
+        in order, in as few statements as the backend allows."""
         ...
 
     def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None: ...

@@ -31,20 +31,20 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from openpinpoint.core.endpoints import user_id_of
 from openpinpoint.core.errors import InternalServerError, ServiceUnavailable, TooManyRequests
 from openpinpoint.core.predicates import Predicate
 from openpinpoint.core.shapes import EndpointResponse, encode
-from openpinpoint.core.values import endpoint_key
 from openpinpoint.store.base import (
     App,
     JobRecord,
     ReadTx,
     Resource,
+    StoredEndpoint,
     WriteTx,
     app_and_endpoints,
     decode_app,
     decode_endpoint,
+    stored_endpoint,
 )
 from openpinpoint.store.segment_sql import PostgresSegmentSql
 
@@ -168,6 +168,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
+BULK_ENDPOINTS = 100
+"""A write of more endpoints than this at once holds their app exclusively instead of the
+locks of each (`PostgresTx._put_in_bulk`)."""
 
 
 def redact(url: str) -> str:
@@ -222,6 +225,12 @@ def from_column(value: str) -> str:
     if not value.startswith(_MARK):
         return value
     return _ESCAPED.sub(lambda m: "\x00" if m[1] == "0" else m[1], value[1:])
+
+
+def _columns(endpoint: StoredEndpoint) -> StoredEndpoint:
+    """The endpoint as the columns of the `endpoints` table hold it."""
+    address = endpoint.address and to_column(endpoint.address)
+    return endpoint if address is endpoint.address else endpoint._replace(address=address)
 
 
 def lock_key(kind: str, app_id: str, value: str = "") -> int:
@@ -455,6 +464,19 @@ class PostgresTx(WriteTx):
         )
         return self._endpoints(rows, locked=False)
 
+    def list_stored_endpoints(
+        self, app_id: str, after_key: str, limit: int
+    ) -> list[StoredEndpoint]:
+        rows = self._execute(
+            "SELECT id_key, user_id, address, status, doc FROM endpoints"
+            " WHERE app_id = %s AND id_key > %s ORDER BY id_key LIMIT %s",
+            (app_id, after_key, limit),
+        )
+        return [
+            StoredEndpoint(key, user_id, address and from_column(address), status, doc)
+            for key, user_id, address, status, doc in rows
+        ]
+
     def count_endpoints(self, app_id: str) -> int:
         return self._count("SELECT count(*) FROM endpoints WHERE app_id = %s", (app_id,))
 
@@ -528,40 +550,28 @@ class PostgresTx(WriteTx):
             self._conn.execute(*write)
 
     def put_endpoint(self, app_id: str, endpoint: EndpointResponse) -> None:
-        assert isinstance(endpoint.id, str)
-        user_id = user_id_of(endpoint)
-        address = endpoint.address if isinstance(endpoint.address, str) else None
-        key = endpoint_key(endpoint.id)
+        row = stored_endpoint(endpoint)
         self._write_endpoints(
             app_id,
-            {key: (user_id, address)},
+            {row.key: (row.user_id, row.address)},
             (
                 "INSERT INTO endpoints (app_id, id_key, user_id, address, status, doc)"
                 " VALUES (%s, %s, %s, %s, %s, %s)" + _UPSERT,
-                (
-                    app_id,
-                    key,
-                    user_id,
-                    address and to_column(address),
-                    endpoint.endpoint_status,
-                    encode(endpoint).decode(),
-                ),
+                (app_id, *_columns(row)),
             ),
             defer=True,
         )
 
-    def put_endpoints(self, app_id: str, endpoints: Iterable[EndpointResponse]) -> None:
+    def put_endpoints(self, app_id: str, endpoints: Iterable[StoredEndpoint]) -> None:
         # One statement for all: the last of several endpoints with one key wins, as it
         # would one after the other.
-        rows: dict[str, EndpointResponse] = {}
-        for endpoint in endpoints:
-            assert isinstance(endpoint.id, str)
-            rows[endpoint_key(endpoint.id)] = endpoint
-        users = [user_id_of(endpoint) for endpoint in rows.values()]
-        addresses = [e.address if isinstance(e.address, str) else None for e in rows.values()]
+        rows = {endpoint.key: endpoint for endpoint in endpoints}
+        if len(rows) > BULK_ENDPOINTS:
+            self._put_in_bulk(app_id, rows)
+            return
         self._write_endpoints(
             app_id,
-            dict(zip(rows, zip(users, addresses, strict=True), strict=True)),
+            {e.key: (e.user_id, e.address) for e in rows.values()},
             (
                 "INSERT INTO endpoints (app_id, id_key, user_id, address, status, doc)"
                 # %b: binary arrays, which psycopg writes without escaping each string.
@@ -571,14 +581,48 @@ class PostgresTx(WriteTx):
                 " status = excluded.status, doc = excluded.doc",
                 (
                     app_id,
-                    list(rows),
-                    users,
-                    [address and to_column(address) for address in addresses],
-                    [endpoint.endpoint_status for endpoint in rows.values()],
-                    [encode(endpoint).decode() for endpoint in rows.values()],
+                    [e.key for e in rows.values()],
+                    [e.user_id for e in rows.values()],
+                    [e.address and to_column(e.address) for e in rows.values()],
+                    [e.status for e in rows.values()],
+                    [e.doc for e in rows.values()],
                 ),
             ),
         )
+
+    def _put_in_bulk(self, app_id: str, rows: dict[str, StoredEndpoint]) -> None:
+        """Many endpoints at once (`migrate-store`'s pages) under the app's lock, held
+        exclusively: every other write in the app holds it shared (`get_app`), so none can
+        run beside this one, and the locks of each endpoint, user and address, three per
+        endpoint that would overflow PostgreSQL's lock table on a large page, are not
+        needed. The rows travel by COPY, PostgreSQL's fastest way in; COPY cannot replace
+        a row, so when some keys exist already they are deleted first and COPY runs again."""
+        self._lock("app", app_id, "")
+        if self._locks is not None:
+            # BEGIN and the lock attempt go first: COPY and the DELETE run on the
+            # connection itself, outside the queue of statements.
+            self._locks.flush()
+        for key in rows:
+            # Written here without their own locks: a later write of one reads it again.
+            self._seen.pop((app_id, key), None)
+        try:
+            with self._conn.transaction():  # a savepoint, to undo a COPY that met a key
+                self._copy_endpoints(app_id, rows.values())
+        except errors.UniqueViolation:
+            self._conn.execute(
+                "DELETE FROM endpoints WHERE app_id = %s AND id_key = ANY(%b::text[])",
+                (app_id, list(rows)),
+            )
+            self._copy_endpoints(app_id, rows.values())
+
+    def _copy_endpoints(self, app_id: str, rows: Iterable[StoredEndpoint]) -> None:
+        with self._conn.cursor().copy(
+            "COPY endpoints (app_id, id_key, user_id, address, status, doc)"
+            " FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["text"] * 6)
+            for row in rows:
+                copy.write_row((app_id, *_columns(row)))
 
     def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None:
         keys = list(keys)

@@ -24,19 +24,19 @@ except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
 
-from openpinpoint.core.endpoints import user_id_of
 from openpinpoint.core.predicates import Predicate
 from openpinpoint.core.shapes import EndpointResponse, encode
-from openpinpoint.core.values import endpoint_key
 from openpinpoint.store.base import (
     App,
     JobRecord,
     ReadTx,
     Resource,
+    StoredEndpoint,
     WriteTx,
     app_and_endpoints,
     decode_app,
     decode_endpoint,
+    stored_endpoint,
 )
 from openpinpoint.store.segment_sql import SqliteSegmentSql
 
@@ -163,21 +163,6 @@ def migrate(conn: sqlite3.Connection) -> int:
     return SCHEMA_VERSION
 
 
-def _row(app_id: str, endpoint: EndpointResponse) -> tuple[str | None, ...]:
-    """The endpoint as the parameters of PUT_ENDPOINT_SQL."""
-    assert isinstance(endpoint.id, str)
-    assert isinstance(endpoint.endpoint_status, str)
-    address = endpoint.address if isinstance(endpoint.address, str) else None
-    return (
-        app_id,
-        endpoint_key(endpoint.id),
-        user_id_of(endpoint),
-        address,
-        endpoint.endpoint_status,
-        encode(endpoint).decode(),
-    )
-
-
 class SQLiteTx(WriteTx):
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
@@ -231,12 +216,25 @@ class SQLiteTx(WriteTx):
             (app_id, after_key, limit),
         )
 
+    def list_stored_endpoints(
+        self, app_id: str, after_key: str, limit: int
+    ) -> list[StoredEndpoint]:
+        rows = self._conn.execute(
+            "SELECT id_key, user_id, address, status, doc FROM endpoints"
+            " WHERE app_id = ? AND id_key > ? ORDER BY id_key LIMIT ?",
+            (app_id, after_key, limit),
+        )
+        return list(map(StoredEndpoint._make, rows))
+
     def count_endpoints(self, app_id: str) -> int:
         return self._count("SELECT count(*) FROM endpoints WHERE app_id = ?", (app_id,))
 
     def count_users(self, app_id: str) -> int:
+        # The user index holds every user id, so the count reads it and not the documents.
         return self._count(
-            "SELECT count(DISTINCT user_id) FROM endpoints WHERE app_id = ?", (app_id,)
+            "SELECT count(DISTINCT user_id) FROM endpoints INDEXED BY endpoints_by_user"
+            " WHERE app_id = ? AND user_id IS NOT NULL",
+            (app_id,),
         )
 
     def get_job(self, app_id: str, job_id: str) -> JobRecord | None:
@@ -278,10 +276,13 @@ class SQLiteTx(WriteTx):
         return self._docs(ACTIVE_WITH_ADDRESS_SQL, (app_id, address))
 
     def put_endpoint(self, app_id: str, endpoint: EndpointResponse) -> None:
-        self.put_endpoints(app_id, [endpoint])
+        self.put_endpoints(app_id, [stored_endpoint(endpoint)])
 
-    def put_endpoints(self, app_id: str, endpoints: Iterable[EndpointResponse]) -> None:
-        self._conn.executemany(PUT_ENDPOINT_SQL, [_row(app_id, e) for e in endpoints])
+    def put_endpoints(self, app_id: str, endpoints: Iterable[StoredEndpoint]) -> None:
+        self._conn.executemany(
+            PUT_ENDPOINT_SQL,
+            [(app_id, *endpoint) for endpoint in endpoints],
+        )
 
     def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None:
         self._conn.executemany(DELETE_ENDPOINT_SQL, [(app_id, key) for key in keys])

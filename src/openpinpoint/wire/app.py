@@ -22,6 +22,7 @@ import msgspec
 from openpinpoint.core.errors import BadRequest, PayloadTooLarge, PinpointError, RetryLater
 from openpinpoint.core.provider import PinpointProvider, RequestContext
 from openpinpoint.core.shapes import MessageBody, encode
+from openpinpoint.defaults import DEFAULT_BODY_TIMEOUT
 from openpinpoint.wire.auth import Authenticator, HttpRequest, NoAuthentication
 from openpinpoint.wire.operations import OPERATIONS, Operation
 from openpinpoint.wire.router import Router
@@ -33,7 +34,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 MAX_BODY_BYTES = 7 * 1024 * 1024
-DEFAULT_BODY_TIMEOUT = 60.0
 
 log = logging.getLogger("openpinpoint.wire")
 access_log = logging.getLogger("openpinpoint.access")

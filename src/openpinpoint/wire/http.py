@@ -18,8 +18,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from openpinpoint.core.errors import BadRequest
 from openpinpoint.core.shapes import MessageBody, encode
+from openpinpoint.defaults import DEFAULT_HEADER_TIMEOUT
 
-DEFAULT_HEADER_TIMEOUT = 10.0
 MAX_URL_BYTES = 16 * 1024
 """The request line's URL; the longest a Pinpoint request needs is a few hundred bytes."""
 
