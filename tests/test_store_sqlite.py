@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import sqlite3
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from openpinpoint.core.shapes import EndpointResponse, EndpointUser
-from openpinpoint.store.base import App, WriteTx
+from openpinpoint.store.base import App, ReadTx, WriteTx
 from openpinpoint.store.sqlite import (
     ACTIVE_WITH_ADDRESS_SQL,
     DELETE_ENDPOINT_SQL,
@@ -196,3 +197,51 @@ def test_groups_of_any_size_are_committed(tmp_path: Path, size: int) -> None:
         return len(found)
 
     assert asyncio.run(scenario()) == size
+
+
+def test_a_read_of_several_statements_sees_one_snapshot(tmp_path: Path) -> None:
+    """A read runs first as one statement outside any transaction; one that goes on to a
+    second statement runs again in a transaction, and a commit made between its statements
+    stays unseen. A read of one statement runs once."""
+    path = tmp_path / "s.db"
+    app_id = "a" * 32
+    attempts: dict[str, int] = {"read": 0, "one": 0}
+
+    def commit_elsewhere(endpoint: EndpointResponse) -> None:
+        async def write() -> None:
+            other = SQLiteStore(path)
+            try:
+                await other.write(lambda tx: tx.put_endpoint(app_id, endpoint))
+            finally:
+                await other.close()
+
+        # Another connection's commit, made while this read runs on the event loop.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, write()).result()
+
+    def read(tx: ReadTx) -> tuple[int, int]:
+        attempts["read"] += 1
+        before = tx.count_endpoints(app_id)
+        commit_elsewhere(_endpoint(f"late-{attempts['read']}"))
+        return before, tx.count_endpoints(app_id)
+
+    def one(tx: ReadTx) -> int:
+        attempts["one"] += 1
+        return tx.count_endpoints(app_id)
+
+    def setup(tx: WriteTx) -> None:
+        tx.insert_app(_app(app_id))
+        tx.put_endpoint(app_id, _endpoint("first"))
+
+    async def run() -> tuple[tuple[int, int], int]:
+        store = SQLiteStore(path)
+        try:
+            await store.write(setup)
+            return await store.read(read), await store.read(one)
+        finally:
+            await store.close()
+
+    counts, total = asyncio.run(run())
+    assert counts == (2, 2)  # the second run saw late-1, and not late-2
+    assert total == 3
+    assert attempts == {"read": 2, "one": 1}

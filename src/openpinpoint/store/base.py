@@ -4,6 +4,8 @@ A store runs a plain function inside one transaction: `read` for lookups, `write
 changes. A write function either returns (its changes commit, durably, before the caller
 resumes) or raises (none of its changes happen). The core expresses every Pinpoint rule as
 such a function over `ReadTx`/`WriteTx`, so each backend only supplies these primitives.
+Either function may run more than once (a read that needs a snapshot, a write that met a
+lock), so it must do nothing but call the transaction and compute.
 """
 
 from __future__ import annotations
@@ -128,6 +130,11 @@ def app_and_endpoints(
     if not rows:
         return None, []
     return decode_app(rows[0][0]), [decode_endpoint(row[1]) for row in rows if row[1] is not None]
+
+
+class NeedsSnapshot(Exception):
+    """A read run as one statement, outside any transaction (its statement is its own
+    snapshot), went on to a second statement: the store runs it again in a transaction."""
 
 
 class ReadTx(Protocol):

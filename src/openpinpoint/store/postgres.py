@@ -37,6 +37,7 @@ from openpinpoint.core.shapes import EndpointResponse, encode
 from openpinpoint.store.base import (
     App,
     JobRecord,
+    NeedsSnapshot,
     ReadTx,
     Resource,
     StoredEndpoint,
@@ -325,10 +326,6 @@ class Locks:
 
 def _rows(cursor: psycopg.Cursor[TupleRow]) -> list[tuple[Any, ...]]:
     return cursor.fetchall() if cursor.description is not None else []
-
-
-class NeedsSnapshot(Exception):
-    """A read run as one statement went on to a second, which needs a transaction."""
 
 
 class PostgresTx(WriteTx):

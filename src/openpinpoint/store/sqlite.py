@@ -29,6 +29,7 @@ from openpinpoint.core.shapes import EndpointResponse, encode
 from openpinpoint.store.base import (
     App,
     JobRecord,
+    NeedsSnapshot,
     ReadTx,
     Resource,
     StoredEndpoint,
@@ -131,6 +132,20 @@ DELETE_ENDPOINT_SQL = "DELETE FROM endpoints WHERE app_id = ? AND id_key = ?"
 
 RESOURCE_SQL = f"SELECT {Resource.COLUMNS} FROM resources WHERE scope = ? AND kind = ? AND name = ?"
 RESOURCE_LATEST_SQL = RESOURCE_SQL + " ORDER BY version DESC LIMIT 1"
+
+
+class _OneStatement:
+    """The reader connection, for a read that must stay one statement (`NeedsSnapshot`)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self.ran = False
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        if self.ran:
+            raise NeedsSnapshot
+        self.ran = True
+        return self._conn.execute(sql, params)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -532,10 +547,19 @@ class SQLiteStore:
             self._reader = _connect(path)
         self._reader.execute("PRAGMA query_only = 1")
         self._read_tx = SQLiteTx(self._reader)
+        self._one_statement = _OneStatement(self._reader)
+        self._single_read_tx = SQLiteTx(self._one_statement)  # type: ignore[arg-type]
         self._writer = _GroupCommitWriter(writer_conn, self._turn)
         self._writer_conn = writer_conn
 
     async def read(self, fn: Callable[[ReadTx], T]) -> T:
+        # First as one statement, its own snapshot, without BEGIN and COMMIT (two of the
+        # three statements of a GetEndpoint); a read of more runs again in a transaction.
+        self._one_statement.ran = False
+        try:
+            return fn(self._single_read_tx)
+        except NeedsSnapshot:
+            pass
         self._reader.execute("BEGIN")
         try:
             return fn(self._read_tx)
