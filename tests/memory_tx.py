@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 import msgspec
 
@@ -75,6 +75,24 @@ class MemoryTx(WriteTx):
             self._copy(e)
             for (app, _), e in self.endpoints.items()
             if app == app_id and e.address == address and e.endpoint_status == "ACTIVE"
+        ]
+
+    def related_endpoints(
+        self,
+        app_id: str,
+        keys: Collection[str],
+        users: Collection[str] = (),
+        addresses: Collection[str] = (),
+    ) -> list[EndpointResponse]:
+        return [
+            self._copy(e)
+            for (app, key), e in self.endpoints.items()
+            if app == app_id
+            and (
+                key in keys
+                or user_id_of(e) in users
+                or (e.address in addresses and e.endpoint_status == "ACTIVE")
+            )
         ]
 
     def put_endpoint(self, app_id: str, endpoint: EndpointResponse) -> None:

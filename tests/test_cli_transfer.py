@@ -14,6 +14,7 @@ import pytest
 
 from conftest import run_cli
 from jobtools import read_pieces, without_app_id
+from openpinpoint.core.jobs import IMPORT_CHUNK_ROWS
 from openpinpoint.core.provider import PinpointProvider, RequestContext
 from openpinpoint.core.shapes import CreateApplicationRequest, EndpointResponse
 from openpinpoint.core.values import endpoint_key
@@ -140,7 +141,7 @@ def test_an_interrupted_import_keeps_what_it_wrote_and_can_be_run_again(
     """Ctrl-C mid-import: exit 130 saying so, the rows written stay, and the same command
     run again imports everything."""
     app_id = _new_app(db)
-    total = 2000
+    total = 30 * IMPORT_CHUNK_ROWS  # enough transactions for the signal to land between two
     source = tmp_path / "many.ndjson"
     source.write_text(
         "".join(

@@ -61,6 +61,12 @@ def test_format_date_is_utc_with_milliseconds() -> None:
         ("yesterday", None),
         ("", None),
         ("0001-01-01T00:00:00+01:00", None),
+        # Already canonical: kept as sent, but only when it is a real date.
+        ("2024-02-29T23:59:59.999Z", "2024-02-29T23:59:59.999Z"),
+        ("2023-02-29T00:00:00.000Z", None),
+        ("2024-13-01T00:00:00.000Z", None),
+        ("2024-05-01T24:00:00.000Z", None),
+        ("0999-05-01T00:00:00.000Z", "999-05-01T00:00:00.000Z"),
     ],
 )
 def test_normalise_client_date(sent: str, stored: str | None) -> None:

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from conftest import STORES, new_store_url, run_cli
-from openpinpoint.core.shapes import EndpointResponse
+from openpinpoint.core.shapes import EndpointResponse, EndpointUser
 from openpinpoint.store import postgres, sqlite
 from openpinpoint.store.base import stored_endpoint
 from openpinpoint.store.open import open_store, sqlite_path
@@ -125,6 +125,41 @@ def test_put_endpoints_writes_each_in_order_the_last_of_one_id_winning(
             await store.close()
 
     assert asyncio.run(run()) == [_endpoint("a", 1), _endpoint("b", 2)]
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["locks", "bulk"])
+def test_related_endpoints_finds_by_key_user_and_active_address_each_once(
+    empty_store_url: str, bulk: bool
+) -> None:
+    """The read ahead of a run of updates (`core.staged`): any endpoint whose key, user or
+    ACTIVE address is asked for, once, NUL included; on PostgreSQL both below and above
+    `BULK_ENDPOINTS` keys (the app's lock held exclusively)."""
+    app = "0" * 32
+    rows = [
+        EndpointResponse(id="K1", address="a\x00b", endpoint_status="ACTIVE"),
+        EndpointResponse(id="k2", address="a\x00b", endpoint_status="INACTIVE"),
+        EndpointResponse(
+            id="k3", address="c", endpoint_status="ACTIVE", user=EndpointUser(user_id="u\x01")
+        ),
+        EndpointResponse(id="k4", address="d", endpoint_status="ACTIVE"),
+        EndpointResponse(id="k5", user=EndpointUser(user_id="u\x01"), endpoint_status="ACTIVE"),
+    ]
+    padding = [f"absent{n}" for n in range(postgres.BULK_ENDPOINTS + 1 if bulk else 0)]
+
+    async def run() -> list[str]:
+        store = open_store(empty_store_url)
+        try:
+            await store.write(lambda tx: tx.put_endpoints(app, map(stored_endpoint, rows)))
+            found = await store.write(
+                lambda tx: tx.related_endpoints(
+                    app, ["k3", *padding], ["u\x01", "nobody"], ["a\x00b", "c"]
+                )
+            )
+            return sorted(str(e.id) for e in found)
+        finally:
+            await store.close()
+
+    assert asyncio.run(run()) == ["K1", "k3", "k5"]
 
 
 def test_known_attribute_names_by_kind_keeps_each_kind_apart(empty_store_url: str) -> None:

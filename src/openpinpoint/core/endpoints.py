@@ -29,6 +29,7 @@ from openpinpoint.core.shapes import (
     encode,
     user_id_of,
 )
+from openpinpoint.core.staged import EndpointTx, StagedEndpoints
 from openpinpoint.core.values import check_id, cohort_id, endpoint_key, normalise_client_date
 from openpinpoint.store.base import ReadTx, WriteTx
 
@@ -148,7 +149,8 @@ def _delete_all(
 def update_endpoints_batch(
     tx: WriteTx, app_id: str, items: Sequence[EndpointBatchItem], stamp: Stamp
 ) -> None:
-    """Apply the items in order, all or nothing (G7)."""
+    """Apply the items in order, all or nothing (G7); read and written in a few statements
+    (`core.staged`)."""
     ids: list[str] = []
     for index, item in enumerate(items):
         if item.id is UNSET or not item.id:
@@ -157,15 +159,18 @@ def update_endpoints_batch(
             ids.append(check_id("Id", item.id))
         except BadRequest as error:
             raise BadRequest(f"Item[{index}]: {error.message}") from None
+    staged = StagedEndpoints(tx, app_id)
+    staged.read_ahead(zip(ids, items, strict=True))
     for index, (endpoint_id, item) in enumerate(zip(ids, items, strict=True)):
         try:
-            update_endpoint(tx, app_id, endpoint_id, item, stamp)
+            update_endpoint(staged, app_id, endpoint_id, item, stamp)
         except BadRequest as error:
             raise BadRequest(f"Item[{index}] (Id {endpoint_id!r}): {error.message}") from None
+    staged.write()
 
 
 def update_endpoint(
-    tx: WriteTx,
+    tx: EndpointTx,
     app_id: str,
     endpoint_id: str,
     request: EndpointRequest,
@@ -192,7 +197,7 @@ def update_endpoint_in_app(
 
 
 def _update(
-    tx: WriteTx,
+    tx: EndpointTx,
     app_id: str,
     endpoint_id: str,
     existing: EndpointResponse | None,
@@ -391,7 +396,7 @@ def _merge_fields(old: _Part | UnsetType, sent: _Part) -> _Part:
 
 
 def _make_room(
-    tx: WriteTx,
+    tx: EndpointTx,
     app_id: str,
     user_id: str,
     joining: EndpointResponse,
@@ -413,7 +418,7 @@ def _make_room(
     )
 
 
-def _register_attribute_names(tx: WriteTx, app_id: str, request: EndpointRequest) -> None:
+def _register_attribute_names(tx: EndpointTx, app_id: str, request: EndpointRequest) -> None:
     """G9: at most 250 distinct custom attribute names per app, over all three kinds."""
     sent: dict[str, set[str]] = {}
     if request.attributes is not UNSET:

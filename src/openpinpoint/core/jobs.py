@@ -49,6 +49,7 @@ from openpinpoint.core.shapes import (
     ImportJobsResponse,
     JobStatus,
 )
+from openpinpoint.core.staged import EndpointTx, StagedEndpoints
 from openpinpoint.core.values import (
     check_id,
     encode_page_token,
@@ -67,7 +68,7 @@ T = TypeVar("T")
 UNFINISHED = ("CREATED", "PROCESSING")
 PAGE_ENDPOINTS = 1_000
 PIECE_ENDPOINTS = 10_000
-IMPORT_CHUNK_ROWS = 100
+IMPORT_CHUNK_ROWS = 1_000
 MAX_FAILURES_LISTED = 100
 MAX_ATTEMPTS = 3
 DEFAULT_LEASE_SECONDS = 30.0
@@ -272,31 +273,41 @@ def _release(tx: WriteTx, app_id: str, job_id: str, owner: str) -> None:
     tx.put_job(job_record(app_id, state, "", 0.0))
 
 
-def _apply_row(tx: WriteTx, app_id: str, row: Row, stamp: Stamp) -> None:
-    endpoint = row.endpoint
-    assert endpoint is not None
-    complete = bool(endpoint.address) and endpoint.channel_type is not UNSET
-    try:
-        if endpoint.id is UNSET or not endpoint.id:
-            if not complete:
-                raise BadRequest(
-                    "a row without Id creates an endpoint: it needs Address and ChannelType"
-                )
-            endpoint_id = new_resource_id()
-        else:
-            endpoint_id = check_id("Id", endpoint.id)
-            if not complete and tx.get_endpoint(app_id, endpoint_key(endpoint_id)) is None:
-                raise BadRequest(
-                    f"endpoint {endpoint_id!r} does not exist yet, and a new endpoint needs "
-                    "Address and ChannelType"
-                )
-        origin = Origin(
-            creation_date=endpoint.creation_date or None,
-            cohort_id=endpoint.cohort_id or None,
+def _creates(endpoint: formats.ImportedEndpoint) -> bool:
+    return bool(endpoint.address) and endpoint.channel_type is not UNSET
+
+
+def _apply_row(
+    tx: EndpointTx, app_id: str, endpoint: formats.ImportedEndpoint, stamp: Stamp
+) -> None:
+    if endpoint.id is UNSET or not endpoint.id:
+        raise BadRequest("a row without Id creates an endpoint: it needs Address and ChannelType")
+    endpoint_id = check_id("Id", endpoint.id)
+    if not _creates(endpoint) and tx.get_endpoint(app_id, endpoint_key(endpoint_id)) is None:
+        raise BadRequest(
+            f"endpoint {endpoint_id!r} does not exist yet, and a new endpoint needs "
+            "Address and ChannelType"
         )
-        endpoints.update_endpoint(tx, app_id, endpoint_id, endpoint, stamp, origin=origin)
-    except BadRequest as error:
-        raise BadRequest(f"line {row.line}: {error.message}") from None
+    origin = Origin(
+        creation_date=endpoint.creation_date or None, cohort_id=endpoint.cohort_id or None
+    )
+    endpoints.update_endpoint(tx, app_id, endpoint_id, endpoint, stamp, origin=origin)
+
+
+def _advanced(state: ImportState, chunk: list[Row], refused: dict[int, str]) -> ImportState:
+    """The job's state once the chunk is applied, its refused rows (by number) failed."""
+    after = _copy(state)
+    assert isinstance(after, ImportState)
+    if after.segment is not None:
+        _add_members(after.segment, [row for n, row in enumerate(chunk) if n not in refused])
+    after.line = chunk[-1].line
+    after.job.total_processed = _count(after.job.total_processed) + len(chunk)
+    for number, row in enumerate(chunk):
+        if row.error is not None:
+            _add_failure(after, f"line {row.line}: {row.error}")
+        if number in refused:
+            _add_failure(after, refused[number])
+    return after
 
 
 def _take(rows: Iterator[Row], count: int) -> list[Row]:
@@ -563,59 +574,40 @@ class JobRunner:
     async def _import_chunk(
         self, app_id: str, state: ImportState, chunk: list[Row], register: bool
     ) -> None:
-        """Apply a chunk in one transaction; when a rule refuses a row, in smaller parts, so
-        that only the refused rows fail."""
+        """Apply a chunk in one transaction, read and written in a few statements
+        (`core.staged`); a row that a rule refuses is undone alone and counted as failed."""
         stamp = Stamp(request_id=state.job.id, now=format_date(datetime.now(UTC)))
         lease_until = time.time() + self.lease_seconds
+        for row in chunk:
+            endpoint = row.endpoint
+            if endpoint is not None and not endpoint.id and _creates(endpoint):
+                # Given now, so that a segment can name it and the transaction read ahead.
+                endpoint.id = new_resource_id()
+        applied = [
+            (number, row.endpoint)
+            for number, row in enumerate(chunk)
+            if register
+            and row.endpoint is not None
+            and not (state.segment is not None and _names_user_only(row))
+        ]
 
-        def advanced(rows: list[Row], refused: str | None = None) -> ImportState:
-            after = _copy(state)
-            assert isinstance(after, ImportState)
-            if after.segment is not None and refused is None:
-                _add_members(after.segment, rows)
-            after.line = rows[-1].line
-            after.job.total_processed = _count(after.job.total_processed) + len(rows)
-            for row in rows:
-                if row.error is not None:
-                    _add_failure(after, f"line {row.line}: {row.error}")
-            if refused is not None:
-                _add_failure(after, refused)
+        def write(tx: WriteTx) -> ImportState:
+            refused: dict[int, str] = {}
+            if applied:
+                staged = StagedEndpoints(tx, app_id)
+                staged.read_ahead((e.id, e) for _, e in applied if isinstance(e.id, str) and e.id)
+                for number, endpoint in applied:
+                    try:
+                        with staged.atomic():
+                            _apply_row(staged, app_id, endpoint, stamp)
+                    except BadRequest as refusal:
+                        refused[number] = f"line {chunk[number].line}: {refusal.message}"
+                staged.write()
+            after = _advanced(state, chunk, refused)
+            _save(tx, app_id, after, self.owner, lease_until)
             return after
 
-        def apply(rows: list[Row], after: ImportState) -> Callable[[WriteTx], None]:
-            def write(tx: WriteTx) -> None:
-                if register:
-                    for row in rows:
-                        if row.endpoint is not None and not (
-                            state.segment is not None and _names_user_only(row)
-                        ):
-                            _apply_row(tx, app_id, row, stamp)
-                _save(tx, app_id, after, self.owner, lease_until)
-
-            return write
-
-        if state.segment is not None:
-            # New endpoints get their ids now, so that the segment can name them.
-            for row in chunk:
-                if row.endpoint is not None and not row.endpoint.id and row.endpoint.address:
-                    row.endpoint.id = new_resource_id()
-
-        async def commit(rows: list[Row]) -> None:
-            after = advanced(rows)
-            try:
-                await self.store.write(apply(rows, after))
-            except BadRequest as refusal:
-                if len(rows) > 1:
-                    # Halving finds the refused rows in a few transactions when they are rare.
-                    half = len(rows) // 2
-                    await commit(rows[:half])
-                    await commit(rows[half:])
-                    return
-                after = advanced(rows, refusal.message)
-                await self.store.write(apply([], after))
-            _adopt(state, after)
-
-        await commit(chunk)
+        _adopt(state, await self.store.write(write))
 
     # Taking over jobs that others left
 

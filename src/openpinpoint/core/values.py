@@ -54,12 +54,20 @@ def format_date(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+# `format_date`'s own form (years from 1000: strftime does not pad smaller ones).
+_CANONICAL_DATE = re.compile(r"[1-9]\d{3}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+
+
 def normalise_client_date(value: str) -> str | None:
     """A client-sent ISO 8601 date in canonical form, or None when it is not a valid date."""
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return None
+    if _CANONICAL_DATE.fullmatch(value):
+        # A valid date in the canonical form already (an export's): formatting it again
+        # would give the same text, at half an import row's date-handling cost.
+        return value
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     try:

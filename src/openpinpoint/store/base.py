@@ -10,7 +10,7 @@ lock), so it must do nothing but call the transaction and compute.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar
 
 import msgspec
@@ -243,6 +243,20 @@ class WriteTx(ReadTx, Protocol):
     def active_endpoints_with_address(
         self, app_id: str, address: str
     ) -> list[EndpointResponse]: ...
+
+    def related_endpoints(
+        self,
+        app_id: str,
+        keys: Collection[str],
+        users: Collection[str] = (),
+        addresses: Collection[str] = (),
+    ) -> list[EndpointResponse]:
+        """In one statement, each once: the app's endpoints whose case-folded id is one of
+        `keys`, those of `users`, and the ACTIVE ones whose address is one of `addresses`
+        (what a run of updates reads, `core.staged`). On PostgreSQL more than
+        `BULK_ENDPOINTS` keys hold the app exclusively, for the rest of the transaction,
+        instead of a lock for each key, user and address."""
+        ...
 
     def put_endpoint(self, app_id: str, endpoint: EndpointResponse) -> None:
         """Insert or replace the endpoint stored under its case-folded id."""

@@ -20,7 +20,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -351,6 +351,14 @@ class PostgresTx(WriteTx):
         self._ran = False
         # (user_id, address) of endpoints read or written under lock, by (app_id, id_key).
         self._seen: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+        self._held: set[str] = set()  # apps whose lock this transaction holds exclusively
+
+    def _hold(self, app_id: str) -> None:
+        """Take the app's lock exclusively: from here on no other transaction writes in the
+        app, and this one takes none of the locks of `_APP_KINDS` in it."""
+        if self._locks is not None and app_id not in self._held:
+            self._lock("app", app_id, "")
+            self._held.add(app_id)
 
     def _lock(
         self,
@@ -361,10 +369,12 @@ class PostgresTx(WriteTx):
         then: Query | None = None,
     ) -> list[tuple[Any, ...]]:
         """In a write transaction, the locks of `values` of `kind`; then the rows of `then`."""
-        if self._locks is not None:
+        if self._locks is not None and not (kind in _APP_KINDS and app_id in self._held):
+            if kind in _APP_KINDS:
+                self._locks.take([lock_key("app", app_id, "")], exclusive=False)
             keys = [lock_key(kind, app_id, v) for v in values if v is not None]
             return self._locks.take(keys, exclusive, then)
-        return self._execute(*then).fetchall() if then else []
+        return _rows(self._execute(*then)) if then else []
 
     def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> psycopg.Cursor[TupleRow]:
         if self._locks is not None:
@@ -445,7 +455,7 @@ class PostgresTx(WriteTx):
         if "\x00" in app_id:  # from a URL; no stored id holds NUL
             return None, []
         query = _APP_AND_ENDPOINTS.format(on=on, order=order)
-        if self._locks is None:
+        if self._locks is None or app_id in self._held:
             return app_and_endpoints(self._execute(query, (value, app_id)).fetchall())
         # The app's lock shared, as in `get_app`.
         self._locks.take([lock_key("app", app_id, "")], exclusive=False)
@@ -525,6 +535,17 @@ class PostgresTx(WriteTx):
         if self._locks is None:
             self._execute(*write)
             return
+        if app_id not in self._held:
+            self._lock_endpoint_changes(app_id, changes)
+        if defer:
+            self._locks.queue(*write)
+        else:
+            self._run_now(write)
+
+    def _lock_endpoint_changes(
+        self, app_id: str, changes: dict[str, tuple[str | None, str | None]]
+    ) -> None:
+        assert self._locks is not None
         self._lock("endpoint", app_id, *changes)
         unseen = [key for key in changes if (app_id, key) not in self._seen]
         if unseen:
@@ -540,11 +561,42 @@ class PostgresTx(WriteTx):
                 others += [lock_key(kind, app_id, v) for v in (old, new) if v is not None]
             self._seen[app_id, key] = after
         self._locks.take(others)
-        if defer:
-            self._locks.queue(*write)
-        else:
+
+    def _run_now(self, statement: Query) -> list[tuple[Any, ...]]:
+        """After what is queued, `statement` on the extended protocol (binary parameters,
+        which a large array needs: the queue's client-side formatting escapes each string)."""
+        if self._locks is not None:
             self._locks.flush()
-            self._conn.execute(*write)
+        return _rows(self._conn.execute(*statement))
+
+    def related_endpoints(
+        self,
+        app_id: str,
+        keys: Collection[str],
+        users: Collection[str] = (),
+        addresses: Collection[str] = (),
+    ) -> list[EndpointResponse]:
+        query = (
+            f"{_ENDPOINTS} AND (id_key = ANY(%b::text[]) OR user_id = ANY(%b::text[])"
+            " OR (address = ANY(%b::text[]) AND status = 'ACTIVE'))"
+        )
+        params = (app_id, list(keys), list(users), [to_column(a) for a in addresses])
+        if self._locks is None:
+            rows = _rows(self._execute(query, params))
+        elif app_id in self._held or len(keys) > BULK_ENDPOINTS:
+            self._hold(app_id)
+            rows = self._run_now((query, params))
+        else:
+            self._locks.take([lock_key("app", app_id, "")], exclusive=False)
+            wanted = [
+                lock_key(kind, app_id, value)
+                for kind, values in (("endpoint", keys), ("user", users), ("address", addresses))
+                for value in values
+            ]
+            rows = self._locks.take(wanted, then=(query.replace("%b", "%s"), params))
+            for key in keys:
+                self._seen[app_id, key] = (None, None)  # until a row below says otherwise
+        return self._endpoints(rows, locked=app_id not in self._held)
 
     def put_endpoint(self, app_id: str, endpoint: EndpointResponse) -> None:
         row = stored_endpoint(endpoint)
@@ -594,14 +646,11 @@ class PostgresTx(WriteTx):
         endpoint that would overflow PostgreSQL's lock table on a large page, are not
         needed. The rows travel by COPY, PostgreSQL's fastest way in; COPY cannot replace
         a row, so when some keys exist already they are deleted first and COPY runs again."""
-        self._lock("app", app_id, "")
+        self._hold(app_id)
         if self._locks is not None:
             # BEGIN and the lock attempt go first: COPY and the DELETE run on the
             # connection itself, outside the queue of statements.
             self._locks.flush()
-        for key in rows:
-            # Written here without their own locks: a later write of one reads it again.
-            self._seen.pop((app_id, key), None)
         try:
             with self._conn.transaction():  # a savepoint, to undo a COPY that met a key
                 self._copy_endpoints(app_id, rows.values())
@@ -638,7 +687,7 @@ class PostgresTx(WriteTx):
     ) -> dict[str, set[str]]:
         wanted = {(kind, name) for kind, kind_names in names.items() for name in kind_names}
         known = self._known_names(app_id, wanted)
-        if known != wanted and self._locks is not None:
+        if known != wanted and self._locks is not None and app_id not in self._held:
             # About to register new names: from here on the app's registry must hold still.
             self._locks.take([lock_key("names", app_id, "")])
             known = self._known_names(app_id, wanted)
@@ -782,6 +831,9 @@ class PostgresTx(WriteTx):
 
 
 _ENDPOINTS = "SELECT app_id, id_key, user_id, address, doc FROM endpoints WHERE app_id = %s"
+_APP_KINDS = frozenset({"endpoint", "user", "address", "names"})
+"""The locks that a transaction holding their app's lock exclusively (`PostgresTx._hold`)
+does without: each is taken with the app's lock shared."""
 # The endpoint's key, user and address only for a write transaction's `_seen`.
 _APP_AND_ENDPOINTS = (
     "SELECT a.doc, e.doc, e.id_key, e.user_id, e.address FROM apps a"

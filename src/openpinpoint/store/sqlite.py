@@ -14,9 +14,11 @@ import asyncio
 import logging
 import os
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
+
+import msgspec
 
 try:
     import fcntl
@@ -113,6 +115,19 @@ ACTIVE_WITH_ADDRESS_SQL = (
     "SELECT doc FROM endpoints INDEXED BY endpoints_by_address"
     " WHERE app_id = ? AND address = ? AND status = 'ACTIVE'"
 )
+# What a run of updates reads: three index lookups, each over the values bound as one JSON
+# array. json_each cuts a string at NUL, so values holding one are looked up one by one.
+_RELATED_PARTS = (
+    "SELECT id_key, doc FROM endpoints WHERE app_id = ?1 AND id_key {}",
+    "SELECT id_key, doc FROM endpoints INDEXED BY endpoints_by_user"
+    " WHERE app_id = ?1 AND user_id {}",
+    "SELECT id_key, doc FROM endpoints INDEXED BY endpoints_by_address"
+    " WHERE app_id = ?1 AND address {} AND status = 'ACTIVE'",
+)
+RELATED_ENDPOINTS_SQL = " UNION ALL ".join(
+    part.format(f"IN (SELECT value FROM json_each(?{n}))")
+    for n, part in enumerate(_RELATED_PARTS, start=2)
+)
 APP_AND_ENDPOINT_SQL = (
     "SELECT apps.doc, (SELECT doc FROM endpoints WHERE app_id = apps.id AND id_key = ?)"
     " FROM apps WHERE id = ?"
@@ -132,6 +147,10 @@ DELETE_ENDPOINT_SQL = "DELETE FROM endpoints WHERE app_id = ? AND id_key = ?"
 
 RESOURCE_SQL = f"SELECT {Resource.COLUMNS} FROM resources WHERE scope = ? AND kind = ? AND name = ?"
 RESOURCE_LATEST_SQL = RESOURCE_SQL + " ORDER BY version DESC LIMIT 1"
+
+
+def _json_array(values: Iterable[str]) -> str:
+    return msgspec.json.encode(list(values)).decode()
 
 
 class _OneStatement:
@@ -289,6 +308,25 @@ class SQLiteTx(WriteTx):
 
     def active_endpoints_with_address(self, app_id: str, address: str) -> list[EndpointResponse]:
         return self._docs(ACTIVE_WITH_ADDRESS_SQL, (app_id, address))
+
+    def related_endpoints(
+        self,
+        app_id: str,
+        keys: Collection[str],
+        users: Collection[str] = (),
+        addresses: Collection[str] = (),
+    ) -> list[EndpointResponse]:
+        groups = (keys, users, addresses)
+        params = [app_id, *(_json_array(v for v in values if "\x00" not in v) for values in groups)]
+        rows = self._conn.execute(RELATED_ENDPOINTS_SQL, params).fetchall()
+        for part, values in zip(_RELATED_PARTS, groups, strict=True):
+            for value in values:
+                if "\x00" in value:
+                    rows += self._conn.execute(part.format("= ?2"), (app_id, value)).fetchall()
+        found: dict[str, str] = {}
+        for key, doc in rows:
+            found.setdefault(key, doc)
+        return [decode_endpoint(doc) for doc in found.values()]
 
     def put_endpoint(self, app_id: str, endpoint: EndpointResponse) -> None:
         self.put_endpoints(app_id, [stored_endpoint(endpoint)])
