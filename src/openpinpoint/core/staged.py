@@ -84,16 +84,23 @@ class StagedEndpoints:
 
     def read_ahead(self, updates: Iterable[tuple[str, EndpointRequest]]) -> None:
         """Read, in two statements, what updating these (endpoint id, request) pairs will
-        read: the endpoints, their users and addresses before and after, the attribute
-        names they register."""
+        read (`endpoints._update`): the endpoints; the users they join or send attributes
+        to; the addresses they will have; the attribute names they register."""
         keys: list[str] = []
         users: set[str] = set()
         addresses: set[str] = set()
+        # Keys whose stored user (the request sends user attributes alone) or stored
+        # address (the request sends none) the update will look up.
+        keeping_user: list[str] = []
+        keeping_address: list[str] = []
         names: dict[str, set[str]] = {"custom": set(), "metric": set(), "user": set()}
         for endpoint_id, request in updates:
-            keys.append(endpoint_key(endpoint_id))
+            key = endpoint_key(endpoint_id)
+            keys.append(key)
             if isinstance(request.address, str) and request.address:
                 addresses.add(request.address)
+            else:
+                keeping_address.append(key)
             if request.attributes is not UNSET:
                 names["custom"].update(request.attributes)
             if request.metrics is not UNSET:
@@ -103,20 +110,24 @@ class StagedEndpoints:
                     users.add(request.user.user_id)
                 if request.user.user_attributes is not UNSET:
                     names["user"].update(request.user.user_attributes)
+                    if request.user.user_id is UNSET:
+                        keeping_user.append(key)
         self._read(keys, users, addresses)
-        before_users: set[str] = set()
-        before_addresses: set[str] = set()
-        for key in keys:
-            endpoint = self._current[key]
-            if endpoint is None:
-                continue
-            user = user_id_of(endpoint)
-            if user is not None:
-                before_users.add(user)
-            if isinstance(endpoint.address, str) and endpoint.address:
-                before_addresses.add(endpoint.address)
-        self._read((), before_users, before_addresses)
+        self._read(
+            (),
+            {user for key in keeping_user if (user := self._stored_user(key)) is not None},
+            {address for key in keeping_address if (address := self._stored_address(key))},
+        )
         self._check_names({kind: found for kind, found in names.items() if found})
+
+    def _stored_user(self, key: str) -> str | None:
+        return user_id_of(self._current[key])
+
+    def _stored_address(self, key: str) -> str | None:
+        endpoint = self._current[key]
+        if endpoint is None or not isinstance(endpoint.address, str):
+            return None
+        return endpoint.address or None
 
     def _read(self, keys: Iterable[str], users: Iterable[str], addresses: Iterable[str]) -> None:
         keys = [key for key in keys if key not in self._current]
