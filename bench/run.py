@@ -138,7 +138,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--migrate-db",
         metavar="URL",
-        help="with --transfers: an empty database that migrate-store also copies into",
+        help="with --transfers: an empty database that migrate-store also copies into, and "
+        "that import then imports into (a new app)",
     )
     parser.add_argument("--no-moto", action="store_true", help="skip moto's server")
     parser.add_argument("--no-paced", action="store_true", help="skip the runs at 80%% of peak")
@@ -604,9 +605,7 @@ def main(argv: list[str] | None = None) -> int:
                 data.app_id,
                 work,
                 migrate_to=[args.migrate_db] if args.migrate_db else [],
-                # Imports into PostgreSQL run at a few hundred rows/s (docs/performance.md),
-                # minutes for a benchmark's endpoints; they are measured by hand.
-                import_to=[],
+                import_to=[args.migrate_db] if args.migrate_db else [],
             )
             done()
         summary = report.Summary(
