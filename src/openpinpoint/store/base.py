@@ -300,7 +300,10 @@ class WriteTx(ReadTx, Protocol):
 class Store(Protocol):
     url: str
 
-    async def read(self, fn: Callable[[ReadTx], T]) -> T: ...
+    async def read(self, fn: Callable[[ReadTx], T]) -> T:
+        """`fn`'s answer from one consistent view of the store. `fn` may run more than once,
+        from the start (`NeedsSnapshot`, a lost connection): it only reads, through `tx`."""
+        ...
 
     async def write(self, fn: Callable[[WriteTx], T]) -> T: ...
 
