@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import socket
 import threading
 from collections import Counter
@@ -28,6 +29,8 @@ from openpinpoint.store.postgres import (
     BULK_ENDPOINTS,
     SCHEMA_VERSION,
     PostgresStore,
+    _GreenConnection,
+    _wait_on_loop,
     migrate,
     redact,
 )
@@ -114,20 +117,31 @@ def test_a_transaction_that_loses_a_conflict_is_rerun_from_the_start(postgres_ur
     assert attempts["write"] == 2
 
 
+def _put(endpoint: EndpointResponse, tx: WriteTx) -> None:
+    tx.put_endpoint(APP, endpoint)
+
+
+def _wait_for(event: asyncio.Event) -> None:
+    """From a transaction (a greenlet on the event loop): wait for `event`, as a transaction
+    waits for the database, while the other transactions go on."""
+    _wait_on_loop(asyncio.wait_for(event.wait(), 30))
+
+
 @pytest.mark.postgres
 def test_a_writer_that_finds_an_endpoint_locked_reruns_after_the_holder_commits(
     postgres_url: str,
 ) -> None:
     """A real read-modify-write race: B reads the counter while A, having read it, has not
     written it yet. B must not see the old value: it starts again once A has committed, and
-    both increments count."""
-    a_has_read, b_has_tried = threading.Event(), threading.Event()
+    both increments count. (Transactions run on the event loop, each in a greenlet: one
+    waits for the other through the loop, as it waits for the database.)"""
+    a_has_read, b_has_tried = asyncio.Event(), asyncio.Event()
     attempts = Counter[str]()
 
     def increment(tx: WriteTx, name: str) -> None:
         attempts[name] += 1
         if name == "b" and attempts[name] == 1:
-            assert a_has_read.wait(30)
+            _wait_for(a_has_read)
             try:
                 found = tx.get_endpoint(APP, "counter")
             finally:
@@ -136,7 +150,7 @@ def test_a_writer_that_finds_an_endpoint_locked_reruns_after_the_holder_commits(
             found = tx.get_endpoint(APP, "counter")
         if name == "a":
             a_has_read.set()
-            assert b_has_tried.wait(30)
+            _wait_for(b_has_tried)
         assert found is not None
         assert isinstance(found.metrics, dict)
         tx.put_endpoint(APP, _endpoint("counter", found.metrics["n"] + 1))
@@ -165,7 +179,7 @@ def test_a_bulk_write_holds_its_app_and_replaces_what_is_stored(postgres_url: st
     """A write of more than BULK_ENDPOINTS endpoints takes its app's lock exclusively instead
     of one lock per endpoint, user and address: it runs again once a writer in the same app
     has committed, and then replaces that writer's endpoint rather than failing on its key."""
-    writer_in_app, bulk_tried = threading.Event(), threading.Event()
+    writer_in_app, bulk_tried = asyncio.Event(), asyncio.Event()
     attempts = Counter[str]()
     page = [stored_endpoint(_endpoint(f"e-{n}", 2)) for n in range(BULK_ENDPOINTS + 1)]
 
@@ -173,12 +187,12 @@ def test_a_bulk_write_holds_its_app_and_replaces_what_is_stored(postgres_url: st
         attempts["single"] += 1
         tx.get_app(APP)
         writer_in_app.set()
-        assert bulk_tried.wait(30)
+        _wait_for(bulk_tried)
         tx.put_endpoint(APP, _endpoint("e-0", 1))
 
     def bulk(tx: WriteTx) -> None:
         attempts["bulk"] += 1
-        assert writer_in_app.wait(30)
+        _wait_for(writer_in_app)
         try:
             tx.put_endpoints(APP, page)
         finally:
@@ -210,7 +224,11 @@ def test_a_read_of_several_statements_sees_one_snapshot(postgres_url: str) -> No
         attempts["read"] += 1
         before = tx.count_endpoints(APP)
         late = _endpoint(f"late-{attempts['read']}", 0)
-        asyncio.run(commit_elsewhere(lambda other: other.put_endpoint(APP, late)))
+        # Another store, on a loop of its own: this read holds the event loop's thread.
+        with ThreadPoolExecutor(1) as elsewhere:
+            elsewhere.submit(
+                asyncio.run, commit_elsewhere(lambda other: other.put_endpoint(APP, late))
+            ).result()
         return before, tx.count_endpoints(APP)
 
     async def commit_elsewhere(fn: Callable[[WriteTx], None]) -> None:
@@ -239,6 +257,96 @@ def test_a_read_of_several_statements_sees_one_snapshot(postgres_url: str) -> No
     assert counts == (2, 2)  # the second run saw late-1, and not late-2
     assert total == 3
     assert attempts == {"read": 2, "one": 1}
+
+
+@pytest.mark.postgres
+def test_transactions_run_on_the_event_loops_thread(postgres_url: str) -> None:
+    """Each transaction is a greenlet on the event loop's thread, not a store thread: there
+    is no hand-over to a thread and back, and the loop serves others while one waits."""
+    threads: set[str] = set()
+
+    def write(tx: WriteTx) -> None:
+        threads.add(threading.current_thread().name)
+        tx.put_endpoint(APP, _endpoint("e", 0))
+
+    def read(tx: ReadTx) -> tuple[int, App | None]:
+        threads.add(threading.current_thread().name)
+        return tx.count_endpoints(APP), tx.get_app(APP)  # two statements: a transaction
+
+    async def run() -> tuple[int, App | None]:
+        store = PostgresStore(postgres_url)
+        try:
+            await store.write(write)
+            return await store.read(read)
+        finally:
+            await store.close()
+
+    assert asyncio.run(run()) == (1, None)
+    assert threads == {threading.main_thread().name}
+
+
+@pytest.mark.postgres
+def test_a_transaction_cancelled_while_it_waits_leaves_nothing_and_frees_its_connection(
+    postgres_url: str,
+) -> None:
+    """A request cancelled (a client gone, a deadline) in the middle of a write transaction:
+    its sent write is rolled back, and the store's only connection serves the next
+    transactions."""
+    waiting, never = asyncio.Event(), asyncio.Event()
+
+    def stuck(tx: WriteTx) -> None:
+        tx.put_endpoint(APP, _endpoint("stuck", 0))
+        tx.get_endpoint(APP, "other")  # sends the write with this read
+        waiting.set()
+        _wait_for(never)
+
+    async def run() -> tuple[EndpointResponse | None, int]:
+        store = PostgresStore(postgres_url, size=1, wait=5)
+        try:
+            cancelled = asyncio.ensure_future(store.write(stuck))
+            await asyncio.wait_for(waiting.wait(), 30)
+            cancelled.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await cancelled
+            for n in range(5):
+                await store.write(functools.partial(_put, _endpoint(f"e{n}", n)))
+            found = await store.read(lambda tx: tx.get_endpoint(APP, "stuck"))
+            return found, await store.read(lambda tx: tx.count_endpoints(APP))
+        finally:
+            await store.close()
+
+    assert asyncio.run(run()) == (None, 5)
+
+
+@pytest.mark.postgres
+def test_at_most_the_pool_size_of_transactions_hold_a_connection(postgres_url: str) -> None:
+    """Two hundred reads at once on a store of two connections all answer, over two
+    connections: the rest wait their turn."""
+
+    async def run() -> tuple[list[int], int]:
+        store = PostgresStore(postgres_url, size=2)
+        try:
+            await store.write(lambda tx: tx.put_endpoint(APP, _endpoint("e", 0)))
+            before = _backends(postgres_url)
+            counts = await asyncio.gather(
+                *(store.read(lambda tx: tx.count_endpoints(APP)) for _ in range(200))
+            )
+            return counts, _backends(postgres_url) - before
+        finally:
+            await store.close()
+
+    assert asyncio.run(run()) == ([1] * 200, 1)  # one was open already, for the write
+
+
+def _backends(postgres_url: str) -> int:
+    """Connections to the database, besides the one asking."""
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        found = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+    assert found is not None
+    return int(found[0])
 
 
 @pytest.mark.postgres
@@ -406,9 +514,9 @@ def test_endpoint_writes_take_few_round_trips(
     commits."""
     stamp = Stamp(request_id="r", now="2026-12-03T00:00:00.000Z")
     sent: list[str] = []
-    wait = psycopg.Connection.wait
+    wait = _GreenConnection.wait
 
-    def counting_wait(self: psycopg.Connection[Any], gen: Any, *args: Any, **kwargs: Any) -> Any:
+    def counting_wait(self: _GreenConnection, gen: Any, *args: Any, **kwargs: Any) -> Any:
         # Leaving `with conn:` on an idle connection waits on a commit that sends nothing.
         idle = self.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
         if not (idle and gen.gi_code.co_name == "_commit_gen"):
@@ -432,7 +540,7 @@ def test_endpoint_writes_take_few_round_trips(
             for n in range(3):
                 await store.write(update(f"e{n}", "leaver"))
             counts = []
-            monkeypatch.setattr(psycopg.Connection, "wait", counting_wait)
+            monkeypatch.setattr(_GreenConnection, "wait", counting_wait)
             for fn in (
                 update("e0", "leaver"),
                 lambda tx: endpoints.delete_user_endpoints_in_app(tx, APP, "leaver"),

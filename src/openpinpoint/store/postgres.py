@@ -14,22 +14,23 @@ was chosen over SERIALIZABLE.
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import logging
 import os
 import random
 import re
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
+import greenlet
 import psycopg
-from psycopg import errors
+from psycopg import errors, waiting
+from psycopg.abc import RV, PQGen
 from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
-from psycopg_pool import ConnectionPool, PoolTimeout
 
 from openpinpoint.core.errors import InternalServerError, ServiceUnavailable, TooManyRequests
 from openpinpoint.core.predicates import Predicate
@@ -54,6 +55,9 @@ Connection = psycopg.Connection[TupleRow]
 Query = tuple[str, tuple[Any, ...]]  # SQL and its parameters
 log = logging.getLogger("openpinpoint.store")
 IDLE = TransactionStatus.IDLE
+INTRANS = TransactionStatus.INTRANS
+_WAIT_INTERVAL = 0.1
+"""psycopg's own default for a wait's polling interval."""
 
 POOL_SIZE_ENV = "OPENPINPOINT_DB_POOL_SIZE"
 DEFAULT_POOL_SIZE = 10
@@ -866,8 +870,124 @@ def pool_size() -> int:
     return int(value)
 
 
+def _wait_on_loop(awaitable: Awaitable[T]) -> T:
+    """From a transaction's greenlet: wait for `awaitable` on the event loop, which goes
+    on serving other requests meanwhile (see `_on_loop`)."""
+    loop_side = greenlet.getcurrent().parent
+    assert loop_side is not None, "a store connection used outside a transaction's greenlet"
+    return cast(T, loop_side.switch(awaitable))
+
+
+async def _on_loop(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` in a greenlet of its own, on the event loop's thread: where psycopg's
+    blocking API would wait for the database (`_GreenConnection.wait`), the greenlet hands
+    the wait to this coroutine and is resumed with its outcome. The domain's functions stay
+    plain functions, and no thread stands between the loop and the database."""
+    child = greenlet.greenlet(fn)
+    wanted = child.switch(*args)
+    while not child.dead:
+        try:
+            outcome = await wanted
+        except BaseException as error:  # cancelled, or the wait failed: the greenlet decides
+            wanted = child.throw(error)
+        else:
+            wanted = child.switch(outcome)
+    return cast(T, wanted)
+
+
+class _GreenConnection(psycopg.Connection[TupleRow]):
+    """psycopg's blocking connection whose every wait for the server (a statement, a COPY,
+    a transaction's BEGIN or COMMIT) is awaited on the event loop instead (`_on_loop`)."""
+
+    def wait(
+        self, gen: PQGen[RV], interval: float = _WAIT_INTERVAL, timeout: float | None = None
+    ) -> RV:
+        return _wait_on_loop(
+            waiting.wait_async(gen, self.pgconn.socket, interval=interval, timeout=timeout)
+        )
+
+
+class _NoConnection(Exception):
+    """No connection came free within the wait, or none could be opened."""
+
+
+class _Connections:
+    """The store's connections: a free list and the transactions waiting for one (at most
+    `size` open). A connection comes back only idle; one left in a transaction, lost or
+    closed is closed, and its place goes to the next transaction waiting."""
+
+    def __init__(self, dsn: str, size: int, wait: float) -> None:
+        self._dsn = dsn
+        self._size = size
+        self._wait = wait
+        self._opened = 0
+        self._free: list[_GreenConnection] = []
+        self._waiting: collections.deque[asyncio.Future[_GreenConnection | None]] = (
+            collections.deque()
+        )
+
+    async def take(self) -> _GreenConnection:
+        """A connection; `_NoConnection` when none came within the wait."""
+        if self._free:
+            return self._free.pop()
+        if self._opened >= self._size:
+            waiting: asyncio.Future[_GreenConnection | None] = (
+                asyncio.get_running_loop().create_future()
+            )
+            self._waiting.append(waiting)
+            try:
+                handed = await asyncio.wait_for(asyncio.shield(waiting), self._wait)
+            except (asyncio.CancelledError, TimeoutError) as error:
+                if waiting.done() and not waiting.cancelled():
+                    self.give(waiting.result())  # handed one just now: pass it on
+                else:
+                    waiting.cancel()
+                if isinstance(error, TimeoutError):
+                    raise _NoConnection("no connection became free") from None
+                raise
+            if handed is not None:
+                return handed
+        else:
+            self._opened += 1
+        try:
+            return await asyncio.to_thread(
+                _GreenConnection.connect,
+                self._dsn,
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT,
+            )
+        except BaseException as error:
+            self.give(None)
+            if isinstance(error, psycopg.OperationalError):
+                raise _NoConnection(str(error)) from error
+            raise
+
+    def give(self, conn: _GreenConnection | None) -> None:
+        if conn is not None and (conn.closed or conn.info.transaction_status != IDLE):
+            conn.close()
+            conn = None
+        while self._waiting:
+            waiting = self._waiting.popleft()
+            if not waiting.done():
+                waiting.set_result(conn)
+                return
+        if conn is None:
+            self._opened -= 1
+        else:
+            self._free.append(conn)
+
+    def close(self) -> None:
+        free, self._free = self._free, []
+        for conn in free:
+            conn.close()
+        self._opened -= len(free)
+
+
 class PostgresStore:
-    """PostgreSQL behind the `Store` interface; `url` is a libpq URL (postgresql://...)."""
+    """PostgreSQL behind the `Store` interface; `url` is a libpq URL (postgresql://...).
+
+    Transactions run on the event loop's thread, each in a greenlet (`_on_loop`): the
+    domain's functions call psycopg's blocking API, whose waits are awaited on the loop."""
 
     def __init__(self, url: str, size: int | None = None, wait: float = POOL_WAIT) -> None:
         self.url = redact(url)
@@ -878,18 +998,8 @@ class PostgresStore:
                 migrate(conn)
         except psycopg.OperationalError as error:
             raise RuntimeError(f"cannot use PostgreSQL at {self.url}: {error}") from None
-        self._pool: ConnectionPool[Connection] = ConnectionPool(
-            url,
-            min_size=1,
-            max_size=size,
-            kwargs={"autocommit": True},
-            name="openpinpoint",
-            timeout=wait,
-            open=True,
-        )
-        # One thread per pooled connection: a transaction never waits for a connection
-        # while holding a thread, and at most `size` domain functions run at once.
-        self._threads = ThreadPoolExecutor(size, thread_name_prefix="openpinpoint-pg")
+        # At most `size` transactions run at once; the rest wait for a connection.
+        self._connections = _Connections(url, size, wait)
 
     async def read(self, fn: Callable[[ReadTx], T]) -> T:
         return await self._run(fn, write=False)
@@ -898,46 +1008,24 @@ class PostgresStore:
         return await self._run(fn, write=True)
 
     async def _run(self, fn: Callable[[PostgresTx], T], write: bool) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._threads, self._transact, fn, write)
-
-    def _transact(self, fn: Callable[[PostgresTx], T], write: bool) -> T:
         """Run `fn` in one transaction, again from the start when it meets a lock held by
         another: the rerun waits for that transaction and sees what it committed."""
         deadline = time.monotonic() + RETRY_BUDGET_SECONDS
         backoff = FIRST_BACKOFF_SECONDS
-        wanted: dict[int, bool] = {}
-        single = not write  # a read is tried as one statement first (see PostgresTx)
+        attempt = _Attempt(fn, write)
         while True:
-            conn: Connection | None = None
-            committing = False
+            conn: _GreenConnection | None = None
             try:
-                with self._pool.connection() as conn:
-                    if single:
-                        return fn(PostgresTx(conn, None, single=True))
-                    if write:
-                        # BEGIN and COMMIT travel with other statements (see Locks).
-                        locks = Locks(conn, wanted)
-                        try:
-                            result = fn(PostgresTx(conn, locks))
-                            committing = True
-                            locks.commit()
-                        except BaseException:
-                            # Not conn.rollback(), which also forgets the prepared statements.
-                            if not conn.broken and conn.info.transaction_status != IDLE:
-                                conn.execute("ROLLBACK")
-                            raise
-                        return result
-                    # Reads take one consistent snapshot and need no locks.
-                    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-                    conn.read_only = True
-                    with conn.transaction():
-                        return fn(PostgresTx(conn, None))
+                conn = await self._connections.take()
+                try:
+                    return await _on_loop(attempt.run, conn)
+                finally:
+                    self._connections.give(conn)
             except NeedsSnapshot:
-                single = False
+                attempt.single = False
                 continue
             except LockConflict as conflict:
-                (wanted,) = conflict.args
+                (attempt.wanted,) = conflict.args
                 if time.monotonic() > deadline:
                     raise self._gave_up() from None
                 log.debug("retrying a transaction after LockConflict")
@@ -946,8 +1034,8 @@ class PostgresStore:
                 if time.monotonic() + backoff > deadline:
                     raise self._gave_up() from error
                 log.debug("retrying a transaction after %s", type(error).__name__)
-            except PoolTimeout as error:
-                if not self._reachable():
+            except _NoConnection as error:
+                if not await asyncio.to_thread(self._reachable):
                     raise ServiceUnavailable(
                         "The database is unreachable; retry the request later", retry_after=5.0
                     ) from error
@@ -960,14 +1048,14 @@ class PostgresStore:
                 # the outcome is unknown, so the request fails and says so.
                 if conn is None or not _lost(conn, error) or time.monotonic() > deadline:
                     raise
-                if committing:
+                if attempt.committing:
                     raise InternalServerError(
                         "The database connection was lost while committing; the request may "
                         "or may not have taken effect"
                     ) from error
                 log.warning("database connection lost; running the transaction again")
                 continue
-            time.sleep(random.uniform(0, backoff))
+            await asyncio.sleep(random.uniform(0, backoff))
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     def _reachable(self) -> bool:
@@ -989,8 +1077,40 @@ class PostgresStore:
         )
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._close)
+        self._connections.close()
 
-    def _close(self) -> None:
-        self._threads.shutdown(wait=True)
-        self._pool.close()
+
+class _Attempt:
+    """One run of a transaction's function on a connection, in its greenlet; what the
+    store's retry loop needs to know of it."""
+
+    def __init__(self, fn: Callable[[PostgresTx], Any], write: bool) -> None:
+        self.fn = fn
+        self.write = write
+        self.single = not write  # a read is tried as one statement first (see PostgresTx)
+        self.wanted: dict[int, bool] = {}
+        self.committing = False
+
+    def run(self, conn: Connection) -> Any:
+        self.committing = False
+        if self.single:
+            return self.fn(PostgresTx(conn, None, single=True))
+        if self.write:
+            # BEGIN and COMMIT travel with other statements (see Locks).
+            locks = Locks(conn, self.wanted)
+            try:
+                result = self.fn(PostgresTx(conn, locks))
+                self.committing = True
+                locks.commit()
+            except BaseException:
+                # Not conn.rollback(), which also forgets the prepared statements; nothing
+                # to roll back on a connection closed under a cancelled request.
+                if not conn.closed and conn.info.transaction_status == INTRANS:
+                    conn.execute("ROLLBACK")
+                raise
+            return result
+        # Reads take one consistent snapshot and need no locks.
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        with conn.transaction():
+            return self.fn(PostgresTx(conn, None))
