@@ -21,7 +21,7 @@ from psycopg import errors
 from conftest import STORES, PostgresDatabases, RunningServer, new_store_url, start_servers
 from openpinpoint.core import endpoints
 from openpinpoint.core.endpoints import Stamp
-from openpinpoint.core.errors import ServiceUnavailable
+from openpinpoint.core.errors import ServiceUnavailable, TooManyRequests
 from openpinpoint.core.shapes import EndpointRequest, EndpointResponse, EndpointUser
 from openpinpoint.store.base import App, ReadTx, WriteTx, stored_endpoint
 from openpinpoint.store.open import open_store
@@ -336,6 +336,42 @@ def test_at_most_the_pool_size_of_transactions_hold_a_connection(postgres_url: s
             await store.close()
 
     assert asyncio.run(run()) == ([1] * 200, 1)  # one was open already, for the write
+
+
+@pytest.mark.postgres
+def test_a_transaction_that_waits_too_long_for_a_connection_is_told_to_retry(
+    postgres_url: str,
+) -> None:
+    """With every connection held past the pool wait, the next transaction answers 429
+    (TooManyRequests, "connections are busy") instead of waiting for ever; once the holder
+    finishes, its connection serves the next one."""
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    def hold(tx: ReadTx) -> int:
+        count = tx.count_endpoints(APP)
+        holding.set()
+        _wait_for(release)
+        return count
+
+    async def run() -> tuple[str, int, int]:
+        store = PostgresStore(postgres_url, size=1, wait=0.2)
+        try:
+            holder = asyncio.ensure_future(store.read(hold))
+            await asyncio.wait_for(holding.wait(), 30)
+            with pytest.raises(TooManyRequests) as refused:
+                await asyncio.wait_for(store.read(lambda tx: tx.count_endpoints(APP)), 10)
+            release.set()
+            return (
+                refused.value.message,
+                await holder,
+                await store.read(lambda tx: tx.count_endpoints(APP)),
+            )
+        finally:
+            await store.close()
+
+    message, held, after = asyncio.run(run())
+    assert "connections are busy" in message
+    assert (held, after) == (0, 0)
 
 
 def _backends(postgres_url: str) -> int:

@@ -911,6 +911,11 @@ class _NoConnection(Exception):
     """No connection came free within the wait, or none could be opened."""
 
 
+def _give_up_waiting(waiting: asyncio.Future[Any]) -> None:
+    if not waiting.done():
+        waiting.set_exception(_NoConnection("no connection became free"))
+
+
 class _Connections:
     """The store's connections: a free list and the transactions waiting for one (at most
     `size` open). A connection comes back only idle; one left in a transaction, lost or
@@ -931,20 +936,19 @@ class _Connections:
         if self._free:
             return self._free.pop()
         if self._opened >= self._size:
-            waiting: asyncio.Future[_GreenConnection | None] = (
-                asyncio.get_running_loop().create_future()
-            )
+            loop = asyncio.get_running_loop()
+            waiting: asyncio.Future[_GreenConnection | None] = loop.create_future()
             self._waiting.append(waiting)
+            # One timer, not wait_for and shield: under load most transactions wait here.
+            timer = loop.call_later(self._wait, _give_up_waiting, waiting)
             try:
-                handed = await asyncio.wait_for(asyncio.shield(waiting), self._wait)
-            except (asyncio.CancelledError, TimeoutError) as error:
+                handed = await waiting
+            except asyncio.CancelledError:
                 if waiting.done() and not waiting.cancelled():
                     self.give(waiting.result())  # handed one just now: pass it on
-                else:
-                    waiting.cancel()
-                if isinstance(error, TimeoutError):
-                    raise _NoConnection("no connection became free") from None
                 raise
+            finally:
+                timer.cancel()
             if handed is not None:
                 return handed
         else:
