@@ -376,9 +376,14 @@ def test_a_transaction_that_waits_too_long_for_a_connection_is_told_to_retry(
 
 def _backends(postgres_url: str) -> int:
     """Connections to the database, besides the one asking."""
+    return _over_other_backends(postgres_url, "count(*)")
+
+
+def _over_other_backends(postgres_url: str, aggregate: str) -> int:
+    """`aggregate` over the database's other connections (pid: each one's backend)."""
     with psycopg.connect(postgres_url, autocommit=True) as admin:
         found = admin.execute(
-            "SELECT count(*) FROM pg_stat_activity"
+            f"SELECT {aggregate} FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         ).fetchone()
     assert found is not None
@@ -412,13 +417,7 @@ def test_requests_succeed_after_the_database_closes_the_servers_connections(
 
 
 def _terminate_backends(postgres_url: str) -> int:
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        ended = admin.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ).fetchone()
-    assert ended is not None
-    return int(ended[0])
+    return _over_other_backends(postgres_url, "count(pg_terminate_backend(pid))")
 
 
 @pytest.mark.postgres
