@@ -129,14 +129,22 @@ def _wait_for(event: asyncio.Event) -> None:
 
 @pytest.mark.postgres
 def test_a_writer_that_finds_an_endpoint_locked_reruns_after_the_holder_commits(
-    postgres_url: str,
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A real read-modify-write race: B reads the counter while A, having read it, has not
     written it yet. B must not see the old value: it starts again once A has committed, and
-    both increments count. (Transactions run on the event loop, each in a greenlet: one
-    waits for the other through the loop, as it waits for the database.)"""
+    both increments count. B's failed attempt is rolled back and its connection reused, not
+    closed. (Transactions run on the event loop, each in a greenlet: one waits for the other
+    through the loop, as it waits for the database.)"""
     a_has_read, b_has_tried = asyncio.Event(), asyncio.Event()
     attempts = Counter[str]()
+    connect = _GreenConnection.connect
+
+    def counting_connect(*args: Any, **kwargs: Any) -> _GreenConnection:
+        attempts["connection"] += 1
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(_GreenConnection, "connect", counting_connect)
 
     def increment(tx: WriteTx, name: str) -> None:
         attempts[name] += 1
@@ -171,7 +179,7 @@ def test_a_writer_that_finds_an_endpoint_locked_reruns_after_the_holder_commits(
             await store.close()
 
     assert asyncio.run(run()) == 2
-    assert attempts == {"a": 1, "b": 2}
+    assert attempts == {"a": 1, "b": 2, "connection": 2}
 
 
 @pytest.mark.postgres

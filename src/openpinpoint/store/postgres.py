@@ -55,7 +55,9 @@ Connection = psycopg.Connection[TupleRow]
 Query = tuple[str, tuple[Any, ...]]  # SQL and its parameters
 log = logging.getLogger("openpinpoint.store")
 IDLE = TransactionStatus.IDLE
-INTRANS = TransactionStatus.INTRANS
+# A transaction open, or failed (a refused lock, an error) and awaiting its ROLLBACK; not
+# ACTIVE, a statement cut off by a cancelled request, whose connection is closed instead.
+ENDED_BY_ROLLBACK = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
 _WAIT_INTERVAL = 0.1
 """psycopg's own default for a wait's polling interval."""
 
@@ -1107,9 +1109,8 @@ class _Attempt:
                 self.committing = True
                 locks.commit()
             except BaseException:
-                # Not conn.rollback(), which also forgets the prepared statements; nothing
-                # to roll back on a connection closed under a cancelled request.
-                if not conn.closed and conn.info.transaction_status == INTRANS:
+                # Not conn.rollback(), which also forgets the prepared statements.
+                if not conn.closed and conn.info.transaction_status in ENDED_BY_ROLLBACK:
                     conn.execute("ROLLBACK")
                 raise
             return result
