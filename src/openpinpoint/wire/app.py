@@ -214,9 +214,10 @@ async def _read_body(scope: Scope, receive: Receive, timeout: float) -> bytes:
         if name == b"content-length":
             if not value.isdigit():
                 raise BadRequest("Content-Length is not a number")
-            if int(value) > MAX_BODY_BYTES:
+            length = int(value)
+            if length > MAX_BODY_BYTES:
                 raise PayloadTooLarge(_too_large())
-            announced = announced or int(value) > 0
+            announced = announced or length > 0
         elif name == b"transfer-encoding":
             announced = True
     if not announced:
