@@ -26,6 +26,12 @@ from psycopg import sql
 
 from openpinpoint.keys import AccessKey, KeyFile
 
+# A shell starts a background job (`dev.py test &`) with SIGINT ignored, which every child
+# inherits, so the tests that play a terminal's Ctrl-C would see it do nothing. A handled
+# signal, unlike an ignored one, is back to its default in a child after exec.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 TEST_KEY = AccessKey(id="AKIDTEST", secret="test-secret", name="tests", admin=True)
 """The admin key every test server accepts unless a test brings its own keys file; the
 same credentials as the AWS CLI tests use, so they need no changes."""
