@@ -2,16 +2,19 @@
 each store's dialect. Every client string reaches the database as a parameter; the SQL
 text is built only from this module's constants, so no criterion can change a query.
 
-The condition is written against an endpoints row `e`; the PostgreSQL dialect also reads
-`d.j`, the row's document parsed once as jsonb (see `PostgresSegmentSql.FROM`).
+The condition is written against a `segment_fields` row `s` (`store/segment_rows.py`): the
+segmentable fields of one ACTIVE endpoint, in columns, so a segment scans narrow rows and
+parses no endpoint document.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+import math
+from typing import Any
 
 from openpinpoint.core import predicates as p
+from openpinpoint.store.segment_rows import term
 
 _METRIC_OPS = {
     "GREATER_THAN": ">",
@@ -29,22 +32,26 @@ class SegmentSql:
     MARK = "?"
     POSITION = ""
     """The SQL of "where {1} starts in {0}, or 0"."""
+    LOWER = "lower({0})"
+    """The SQL of {0} with ASCII letters lowercased (and nothing else)."""
+    LEAST = ""
 
     def __init__(self) -> None:
         self.params: list[Any] = []
 
-    FROM = "endpoints AS e"
-    CHANNEL = ""
-    """The SQL of the row's ChannelType."""
-
     def members_query(
         self, app_id: str, pred: p.Predicate, after_key: str, limit: int
     ) -> tuple[str, list[Any]]:
-        """The documents of up to `limit` ACTIVE members whose key sorts after `after_key`."""
+        """The documents of up to `limit` members whose key sorts after `after_key`: the
+        narrow rows are walked in key order and joined to their endpoints only once they
+        match, so a page costs the rows it passes over, not a scan of the app. (SQLite
+        keeps the tables of a CROSS JOIN in the order written; PostgreSQL plans it as the
+        inner join it is.)"""
         where = self._where(app_id, pred, after_key)
         return (
-            f"SELECT e.doc FROM {self.FROM} WHERE {where}"
-            f" ORDER BY e.id_key LIMIT {self.bind(limit)}",
+            "SELECT e.doc FROM segment_fields AS s CROSS JOIN endpoints AS e"
+            f" WHERE e.app_id = s.app_id AND e.id_key = s.k AND {where}"
+            f" ORDER BY s.k LIMIT {self.bind(limit)}",
             self.params,
         )
 
@@ -52,15 +59,14 @@ class SegmentSql:
         """(ChannelType or "", member count) rows."""
         where = self._where(app_id, pred, "")
         return (
-            f"SELECT coalesce({self.CHANNEL}, ''), count(*) FROM {self.FROM}"
+            f"SELECT coalesce(s.channel, ''), count(*) FROM segment_fields AS s"
             f" WHERE {where} GROUP BY 1",
             self.params,
         )
 
     def _where(self, app_id: str, pred: p.Predicate, after_key: str) -> str:
         app, after = self.bind(app_id), self.bind(after_key)
-        condition = self.condition(pred)
-        return f"e.app_id = {app} AND e.status = 'ACTIVE' AND e.id_key > {after} AND {condition}"
+        return f"s.app_id = {app} AND s.k > {after} AND {self.condition(pred)}"
 
     def bind(self, *values: Any) -> str:
         self.params += values
@@ -77,7 +83,9 @@ class SegmentSql:
             case p.Not(part):
                 return f"NOT {self.condition(part)}"
             case p.AttributeTest():
-                return self.attribute(pred) if pred.values else "FALSE"
+                if not pred.values:
+                    return "FALSE"
+                return self.inclusive(pred) if pred.op == "INCLUSIVE" else self.attribute(pred)
             case p.MetricTest():
                 return self.metric(pred)
             case p.FieldIn():
@@ -85,17 +93,24 @@ class SegmentSql:
             case p.Within():
                 return self.within(pred)
             case p.EffectiveSince():
-                return self.effective_since(pred)
+                return f"coalesce(s.effective >= {self.bind(pred.moment)}, FALSE)"
             case p.Members():
                 return self.members(pred)
         raise AssertionError(pred)
+
+    def inclusive(self, pred: p.AttributeTest) -> str:
+        # One substring search per value in the row's `terms`, which holds each value with
+        # its map and name around it, so a match is an exact one (segment_rows.term).
+        tests = [
+            self.POSITION.format("s.terms", self.bind(term(pred.map, pred.name, value))) + " > 0"
+            for value in pred.values
+        ]
+        return "(" + " OR ".join(tests) + ")"
 
     def value_test(self, pred: p.AttributeTest, value: str, instant: str) -> str:
         """The test of one attribute value `value` (an SQL expression) against `pred`;
         `instant` is the SQL function that reads a text as `instant_key` does."""
         op = pred.op
-        if op == "INCLUSIVE":
-            return f"{value} IN ({self.bind(*pred.values)})"
         if op == "CONTAINS":
             tests = [self.POSITION.format(value, self.bind(c)) + " > 0" for c in pred.values]
             return "(" + " OR ".join(tests) + ")"
@@ -104,16 +119,34 @@ class SegmentSql:
         self.bind(*pred.values)
         return f"{instant.format(value)} {_DATE_OPS[op].format(self.MARK)}"
 
-    def haversine(self, lat: str, lon: str, pred: p.Within, least: str) -> str:
-        # The same formula, in the same order, as the tests' reference evaluator.
+    def field_in(self, pred: p.FieldIn) -> str:
+        column = _FIELD_COLUMNS[pred.field]
+        lowered = self.LOWER.format(f"s.{column}")
+        return f"coalesce({lowered} IN ({self.bind(*pred.values)}), FALSE)"
+
+    def within(self, pred: p.Within) -> str:
+        # The latitudes farther than `km` along a meridian cannot be within range (the
+        # great-circle distance is at least that), so a plain comparison spares most rows
+        # the trigonometry; the margin covers rounding. The haversine decides the rest.
+        reach = math.degrees(pred.km / p.EARTH_RADIUS_KM) + 1e-6
+        low, high = self.bind(pred.latitude - reach), self.bind(pred.latitude + reach)
         m = self.MARK
         self.params += [pred.latitude, pred.longitude, pred.latitude, pred.km]
+        # The same formula, in the same order, as the tests' reference evaluator.
         return (
-            f"2 * {p.EARTH_RADIUS_KM!r} * asin({least}(1, sqrt("
-            f"power(sin(radians({lat} - {m}) / 2), 2)"
-            f" + power(sin(radians({lon} - {m}) / 2), 2) * cos(radians({m})) * cos(radians({lat}))"
-            f"))) <= {m}"
+            f"coalesce(s.latitude BETWEEN {low} AND {high} AND 2 * {p.EARTH_RADIUS_KM!r}"
+            f" * asin({self.LEAST}(1, sqrt(power(sin(radians(s.latitude - {m}) / 2), 2)"
+            f" + power(sin(radians(s.longitude - {m}) / 2), 2) * cos(radians({m}))"
+            f" * cos(radians(s.latitude))))) <= {m}, FALSE)"
         )
+
+    def members(self, pred: p.Members) -> str:
+        keys, users = self.key_list(pred.endpoint_keys), self.key_list(pred.user_ids)
+        return f"(s.k IN ({keys}) OR coalesce(s.user_id IN ({users}), FALSE))"
+
+    def key_list(self, keys: tuple[str, ...]) -> str:
+        """The SQL of a list of texts bound as one parameter, for `IN (...)`."""
+        raise NotImplementedError
 
     def attribute(self, pred: p.AttributeTest) -> str:
         raise NotImplementedError
@@ -121,45 +154,33 @@ class SegmentSql:
     def metric(self, pred: p.MetricTest) -> str:
         raise NotImplementedError
 
-    def field_in(self, pred: p.FieldIn) -> str:
-        raise NotImplementedError
 
-    def within(self, pred: p.Within) -> str:
-        raise NotImplementedError
-
-    def effective_since(self, pred: p.EffectiveSince) -> str:
-        raise NotImplementedError
-
-    def members(self, pred: p.Members) -> str:
-        raise NotImplementedError
-
-
-def _json_path(*keys: str) -> str:
-    return "$." + ".".join(keys)
+_FIELD_COLUMNS: dict[p.Field, str] = {
+    "ChannelType": "channel",
+    "AppVersion": "app_version",
+    "Make": "make",
+    "Model": "model",
+    "Platform": "platform",
+    "Country": "country",
+}
+_MAP_COLUMNS = {"Attributes": "s.attributes", "UserAttributes": "s.user_attributes"}
 
 
 class SqliteSegmentSql(SegmentSql):
-    """SQLite: the JSON1 functions over the `doc` text."""
+    """SQLite: columns, and the JSON1 functions over the small attribute and metric maps."""
 
     POSITION = "instr({0}, {1})"
-    CHANNEL = "json_extract(e.doc, '$.ChannelType')"
-    MAP_PATHS: ClassVar[dict[str, str]] = {
-        "Attributes": "$.Attributes",
-        "UserAttributes": "$.User.UserAttributes",
-    }
+    LEAST = "min"
     INSTANT = (
         "(CASE WHEN {0} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*'"
         " THEN strftime('%Y-%m-%dT%H:%M:%f', {0}) END)"
     )
 
     def attribute(self, pred: p.AttributeTest) -> str:
-        path = self.MAP_PATHS[pred.map]
         name = self.bind(pred.name)
         test = self.value_test(pred, "v.value", self.INSTANT)
         return (
-            # json_extract shares one parse of the document with the other atoms (SQLite
-            # caches it per statement); json_each(doc, path) would parse it again.
-            f"EXISTS (SELECT 1 FROM json_each(json_extract(e.doc, '{path}')) AS a,"
+            f"EXISTS (SELECT 1 FROM json_each({_MAP_COLUMNS[pred.map]}) AS a,"
             f" json_each(a.value) AS v WHERE a.key = {name} AND {test})"
         )
 
@@ -167,82 +188,33 @@ class SqliteSegmentSql(SegmentSql):
         name = self.bind(pred.name)
         value = self.bind(pred.value)
         return (
-            "EXISTS (SELECT 1 FROM json_each(json_extract(e.doc, '$.Metrics')) AS m"
+            "EXISTS (SELECT 1 FROM json_each(s.metrics) AS m"
             f" WHERE m.key = {name} AND m.value {_METRIC_OPS[pred.op]} {value})"
         )
 
-    def field_in(self, pred: p.FieldIn) -> str:
-        path = _json_path(*p.FIELD_PATHS[pred.field])
-        return f"coalesce(lower(json_extract(e.doc, '{path}')) IN ({self.bind(*pred.values)}), 0)"
-
-    def within(self, pred: p.Within) -> str:
-        lat = "json_extract(e.doc, '$.Location.Latitude')"
-        lon = "json_extract(e.doc, '$.Location.Longitude')"
-        return f"coalesce({self.haversine(lat, lon, pred, 'min')}, 0)"
-
-    def effective_since(self, pred: p.EffectiveSince) -> str:
-        return f"coalesce(json_extract(e.doc, '$.EffectiveDate') >= {self.bind(pred.moment)}, 0)"
-
-    def members(self, pred: p.Members) -> str:
-        keys = self.bind(json.dumps(pred.endpoint_keys))
-        users = self.bind(json.dumps(pred.user_ids))
-        return (
-            f"(e.id_key IN (SELECT value FROM json_each({keys}))"
-            f" OR coalesce(e.user_id IN (SELECT value FROM json_each({users})), FALSE))"
-        )
+    def key_list(self, keys: tuple[str, ...]) -> str:
+        return f"SELECT value FROM json_each({self.bind(json.dumps(keys))})"
 
 
 class PostgresSegmentSql(SegmentSql):
-    """PostgreSQL: jsonb operators over `d.j`, the document parsed once per row."""
+    """PostgreSQL: columns, and jsonb operators over the attribute and metric maps."""
 
     MARK = "%s"
-    # The document is JSON text; `::jsonb` refuses the \u0000 escape, so a document holding
-    # one has each such string cut at it first (what SQLite's JSON functions read, too).
-    # The lookbehind and the backslash pairs keep an escaped backslash before "u0000" as is.
-    JSONB = (
-        "CASE WHEN strpos(e.doc, '\\u0000') = 0 THEN e.doc::jsonb ELSE regexp_replace(e.doc,"
-        " '(?<!\\\\)((?:\\\\\\\\)*)\\\\u0000(?:[^\"\\\\]|\\\\.)*\"', '\\1\"', 'g')::jsonb END"
-    )
-    FROM = f"endpoints AS e CROSS JOIN LATERAL (SELECT {JSONB} AS j OFFSET 0) AS d"
-    MAP_PATHS: ClassVar[dict[str, str]] = {
-        "Attributes": "d.j -> 'Attributes'",
-        "UserAttributes": "d.j -> 'User' -> 'UserAttributes'",
-    }
     INSTANT = "openpinpoint_instant({0})"
     POSITION = "strpos({0}, {1}::text)"
-    CHANNEL = "d.j ->> 'ChannelType'"
+    LOWER = 'lower({0} COLLATE "C")'
+    LEAST = "least"
 
     def attribute(self, pred: p.AttributeTest) -> str:
-        values = f"({self.MAP_PATHS[pred.map]} -> {self.bind(pred.name)}::text)"
-        if pred.op == "INCLUSIVE":
-            return f"coalesce({values} ?| {self.bind(list(pred.values))}::text[], FALSE)"
+        values = f"({_MAP_COLUMNS[pred.map]} -> {self.bind(pred.name)}::text)"
         test = self.value_test(pred, 'v.x COLLATE "C"', self.INSTANT)
         return f"EXISTS (SELECT 1 FROM jsonb_array_elements_text({values}) AS v(x) WHERE {test})"
 
     def metric(self, pred: p.MetricTest) -> str:
         name = self.bind(pred.name)
         value = self.bind(pred.value)
-        metric = f"(d.j -> 'Metrics' ->> {name}::text)::float8"
+        metric = f"(s.metrics ->> {name}::text)::float8"
         return f"coalesce({metric} {_METRIC_OPS[pred.op]} {value}::float8, FALSE)"
 
-    def field_in(self, pred: p.FieldIn) -> str:
-        path = "{" + ",".join(p.FIELD_PATHS[pred.field]) + "}"
-        text = f"lower((d.j #>> '{path}') COLLATE \"C\")"
-        return f"coalesce({text} = ANY({self.bind(list(pred.values))}::text[]), FALSE)"
-
-    def within(self, pred: p.Within) -> str:
-        lat = "(d.j #>> '{Location,Latitude}')::float8"
-        lon = "(d.j #>> '{Location,Longitude}')::float8"
-        return f"coalesce({self.haversine(lat, lon, pred, 'least')}, FALSE)"
-
-    def effective_since(self, pred: p.EffectiveSince) -> str:
-        return (
-            f"coalesce((d.j ->> 'EffectiveDate') COLLATE \"C\" >= {self.bind(pred.moment)}, FALSE)"
-        )
-
-    def members(self, pred: p.Members) -> str:
-        keys = self.bind(list(pred.endpoint_keys))
-        users = self.bind(list(pred.user_ids))
-        return (
-            f"(e.id_key = ANY({keys}::text[]) OR coalesce(e.user_id = ANY({users}::text[]), FALSE))"
-        )
+    def key_list(self, keys: tuple[str, ...]) -> str:
+        return f"SELECT unnest({self.bind(list(keys))}::text[])"

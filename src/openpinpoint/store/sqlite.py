@@ -28,6 +28,7 @@ except ImportError:  # Windows
 
 from openpinpoint.core.predicates import Predicate
 from openpinpoint.core.shapes import EndpointResponse, encode
+from openpinpoint.store import segment_rows
 from openpinpoint.store.base import (
     App,
     JobRecord,
@@ -46,8 +47,8 @@ from openpinpoint.store.segment_sql import SqliteSegmentSql
 T = TypeVar("T")
 log = logging.getLogger("openpinpoint.store")
 
-SCHEMA_VERSION = 3
-MIGRATIONS: dict[int, tuple[str, ...]] = {
+SCHEMA_VERSION = 4
+MIGRATIONS: dict[int, tuple[str | Callable[[sqlite3.Connection], None], ...]] = {
     1: (
         """CREATE TABLE apps (
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -97,6 +98,30 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             PRIMARY KEY (scope, kind, name, version)
         ) WITHOUT ROWID""",
     ),
+    4: (
+        # What segments test, one narrow row per ACTIVE endpoint (store/segment_rows.py).
+        """CREATE TABLE segment_fields (
+            app_id TEXT NOT NULL,
+            k TEXT NOT NULL,
+            user_id TEXT,
+            channel TEXT,
+            app_version TEXT,
+            make TEXT,
+            model TEXT,
+            platform TEXT,
+            country TEXT,
+            latitude REAL,
+            longitude REAL,
+            effective TEXT,
+            terms TEXT NOT NULL,
+            attributes TEXT,
+            user_attributes TEXT,
+            metrics TEXT,
+            PRIMARY KEY (app_id, k)
+        ) WITHOUT ROWID""",
+        # A lambda: the function is defined below, with the rest of the segment_fields code.
+        lambda conn: _fill_segment_fields(conn),  # noqa: PLW0108
+    ),
 }
 
 # A group commit never holds more than this many requests, so one slow group cannot
@@ -144,6 +169,11 @@ PUT_ENDPOINT_SQL = (
     " status = excluded.status, doc = excluded.doc"
 )
 DELETE_ENDPOINT_SQL = "DELETE FROM endpoints WHERE app_id = ? AND id_key = ?"
+PUT_SEGMENT_FIELDS_SQL = (
+    f"INSERT OR REPLACE INTO segment_fields (app_id, {segment_rows.COLUMNS})"
+    f" VALUES ({', '.join('?' * (len(segment_rows.SegmentRow._fields) + 1))})"
+)
+DELETE_SEGMENT_FIELDS_SQL = "DELETE FROM segment_fields WHERE app_id = ? AND k = ?"
 
 RESOURCE_SQL = f"SELECT {Resource.COLUMNS} FROM resources WHERE scope = ? AND kind = ? AND name = ?"
 RESOURCE_LATEST_SQL = RESOURCE_SQL + " ORDER BY version DESC LIMIT 1"
@@ -175,6 +205,36 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _put_segment_fields(
+    conn: sqlite3.Connection, app_id: str, endpoints: Iterable[StoredEndpoint]
+) -> None:
+    """Keep `segment_fields` beside the endpoints just written: a row for each active one,
+    none for the others."""
+    active, inactive = [], []
+    for e in endpoints:
+        row = segment_rows.segment_row(e.key, e.user_id, e.status, e.doc)
+        if row is None:
+            inactive.append((app_id, e.key))
+        else:
+            active.append((app_id, *row))
+    conn.executemany(PUT_SEGMENT_FIELDS_SQL, active)
+    conn.executemany(DELETE_SEGMENT_FIELDS_SQL, inactive)
+
+
+def _fill_segment_fields(conn: sqlite3.Connection) -> None:
+    """Schema version 4: the segment rows of the endpoints stored before it."""
+    rows = conn.execute(
+        "SELECT app_id, id_key, user_id, address, status, doc FROM endpoints"
+        " WHERE status = 'ACTIVE' ORDER BY app_id"
+    )
+    while batch := rows.fetchmany(10_000):
+        by_app: dict[str, list[StoredEndpoint]] = {}
+        for app_id, *stored in batch:
+            by_app.setdefault(app_id, []).append(StoredEndpoint(*stored))
+        for app_id, endpoints in by_app.items():
+            _put_segment_fields(conn, app_id, endpoints)
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the schema to SCHEMA_VERSION; safe to run from several processes at once."""
     conn.execute("BEGIN IMMEDIATE")
@@ -187,7 +247,10 @@ def migrate(conn: sqlite3.Connection) -> int:
             )
         for target in range(version + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[target]:
-                conn.execute(statement)
+                if isinstance(statement, str):
+                    conn.execute(statement)
+                else:
+                    statement(conn)
             conn.execute(f"PRAGMA user_version = {target}")
             log.info("migrated SQLite schema to version %d", target)
         conn.execute("COMMIT")
@@ -301,7 +364,7 @@ class SQLiteTx(WriteTx):
         self._conn.execute("UPDATE apps SET doc = ? WHERE id = ?", (encode(app), app.id))
 
     def delete_app(self, app_id: str) -> None:
-        for table in ("endpoints", "attribute_names", "jobs"):
+        for table in ("endpoints", "segment_fields", "attribute_names", "jobs"):
             self._conn.execute(f"DELETE FROM {table} WHERE app_id = ?", (app_id,))
         self._conn.execute("DELETE FROM resources WHERE scope = ?", (app_id,))
         self._conn.execute("DELETE FROM apps WHERE id = ?", (app_id,))
@@ -332,13 +395,18 @@ class SQLiteTx(WriteTx):
         self.put_endpoints(app_id, [stored_endpoint(endpoint)])
 
     def put_endpoints(self, app_id: str, endpoints: Iterable[StoredEndpoint]) -> None:
+        # The last of several endpoints with one key wins, as it would one after the other.
+        latest = {endpoint.key: endpoint for endpoint in endpoints}
         self._conn.executemany(
             PUT_ENDPOINT_SQL,
-            [(app_id, *endpoint) for endpoint in endpoints],
+            [(app_id, *endpoint) for endpoint in latest.values()],
         )
+        _put_segment_fields(self._conn, app_id, latest.values())
 
     def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None:
-        self._conn.executemany(DELETE_ENDPOINT_SQL, [(app_id, key) for key in keys])
+        rows = [(app_id, key) for key in keys]
+        self._conn.executemany(DELETE_ENDPOINT_SQL, rows)
+        self._conn.executemany(DELETE_SEGMENT_FIELDS_SQL, rows)
 
     def known_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> set[str]:
         wanted = list(names)
