@@ -4,6 +4,7 @@ keep them in step with every way an endpoint is written, removed or migrated (S8
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 from openpinpoint.core import predicates as p
 from openpinpoint.core.shapes import EndpointResponse, encode
 from openpinpoint.store import postgres, sqlite
-from openpinpoint.store.base import App, stored_endpoint
+from openpinpoint.store.base import App, ReadTx, stored_endpoint
 from openpinpoint.store.open import open_store, sqlite_path
 from openpinpoint.store.segment_rows import segment_row, term
 
@@ -172,9 +173,9 @@ def _older_store(url: str, endpoints: list[EndpointResponse]) -> None:
             " applied_at timestamptz NOT NULL DEFAULT now())"
         )
         for version in range(1, postgres.SCHEMA_VERSION):
-            for statement in postgres.MIGRATIONS[version]:
-                assert isinstance(statement, str)
-                pg.execute(statement)
+            for step in postgres.MIGRATIONS[version]:
+                assert isinstance(step, str)
+                pg.execute(step)
             pg.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
         pg.cursor().executemany(insert + "(%s, %s, %s, %s, %s, %s)", rows)
 
@@ -196,6 +197,10 @@ def test_the_migration_fills_the_rows_of_endpoints_stored_before_it(empty_store_
             await store.close()
 
     assert asyncio.run(counts()) == (3, 1)
+
+
+def _count(tx: ReadTx, part: p.Predicate) -> dict[str, int]:
+    return tx.count_segment(APP, part)
 
 
 def test_every_column_is_written_where_the_dialects_read_it(empty_store_url: str) -> None:
@@ -238,7 +243,7 @@ def test_every_column_is_written_where_the_dialects_read_it(empty_store_url: str
             counted = await store.read(lambda tx: tx.count_segment(APP, every))
             each = 0
             for part in every.parts:
-                found = await store.read(lambda tx, part=part: tx.count_segment(APP, part))
+                found = await store.read(functools.partial(_count, part=part))
                 each += sum(found.values())
             return counted, each
         finally:
