@@ -499,30 +499,43 @@ class JobRunner:
         total = await self.store.read(lambda tx: tx.count_endpoints(app_id))
         await self._start(app_id, state, -(-total // PIECE_ENDPOINTS))
         progress(state)
-        while True:
-            piece: list[EndpointResponse] = []
-            after = state.after_key
-            while len(piece) < PIECE_ENDPOINTS:
-                page = await self.store.read(_endpoint_page(app_id, job.definition, after))
-                piece += page
-                if len(page) < PAGE_ENDPOINTS:
+        # The next piece is read while this one is written: the database's part of a read
+        # (most of a segment's) runs beside the encoding and compressing.
+        reading = asyncio.ensure_future(self._read_piece(app_id, job.definition, state.after_key))
+        try:
+            while piece := await reading:
+                last = len(piece) < PIECE_ENDPOINTS
+                after = endpoint_key(str(piece[-1].id))
+                if not last:
+                    reading = asyncio.ensure_future(self._read_piece(app_id, job.definition, after))
+                data = await asyncio.to_thread(formats.export_lines, app_id, piece)
+                url = piece_url(job.definition.s3_url_prefix, job.id, _count(job.completed_pieces))
+                await asyncio.to_thread(self.files.write, url, data)
+                state.after_key = after
+                job.completed_pieces = _count(job.completed_pieces) + 1
+                job.total_pieces = max(_count(job.total_pieces), job.completed_pieces)
+                job.total_processed = _count(job.total_processed) + len(piece)
+                await self._save(app_id, state)
+                progress(state)
+                if last:
                     break
-                after = endpoint_key(str(page[-1].id))
-            if not piece:
-                break
-            data = await asyncio.to_thread(formats.export_lines, app_id, piece)
-            url = piece_url(job.definition.s3_url_prefix, job.id, _count(job.completed_pieces))
-            await asyncio.to_thread(self.files.write, url, data)
-            state.after_key = endpoint_key(str(piece[-1].id))
-            job.completed_pieces = _count(job.completed_pieces) + 1
-            job.total_pieces = max(_count(job.total_pieces), job.completed_pieces)
-            job.total_processed = _count(job.total_processed) + len(piece)
-            await self._save(app_id, state)
-            progress(state)
-            if len(piece) < PIECE_ENDPOINTS:
-                break
+        finally:
+            reading.cancel()
         job.total_pieces = _count(job.completed_pieces)
         await self._end(app_id, state, "COMPLETED")
+
+    async def _read_piece(
+        self, app_id: str, definition: ExportJobResource, after: str
+    ) -> list[EndpointResponse]:
+        """Up to PIECE_ENDPOINTS endpoints (or segment members) whose keys follow `after`."""
+        piece: list[EndpointResponse] = []
+        while len(piece) < PIECE_ENDPOINTS:
+            page = await self.store.read(_endpoint_page(app_id, definition, after))
+            piece += page
+            if len(page) < PAGE_ENDPOINTS:
+                break
+            after = endpoint_key(str(page[-1].id))
+        return piece
 
     async def _import(self, app_id: str, state: ImportState, progress: Progress) -> None:
         definition = state.job.definition
