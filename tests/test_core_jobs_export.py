@@ -40,8 +40,12 @@ async def _export(
         def load(tx: WriteTx) -> None:
             tx.insert_app(app)
             for n in range(count):
-                doc = {"Id": f"e{n:02d}", "ChannelType": "SMS", "EndpointStatus": "ACTIVE"}
-                doc["Attributes"] = {"odd": [str(n % 2)]}
+                doc = {
+                    "Id": f"e{n:02d}",
+                    "ChannelType": "SMS",
+                    "EndpointStatus": "ACTIVE",
+                    "Attributes": {"odd": [str(n % 2)]},
+                }
                 tx.put_endpoint(APP, msgspec.convert(doc, EndpointResponse))
             if segmented:
                 odd = {"Dimensions": {"Attributes": {"odd": {"Values": ["1"]}}}}
