@@ -1,8 +1,8 @@
-"""The `segment_fields` row each store keeps beside an ACTIVE endpoint: the fields segment
-dimensions test (S2-S5), read out of the document once when the endpoint is written, so
-that evaluating a segment scans narrow rows of plain columns instead of parsing every
-endpoint's JSON document (S8). Both stores build the row with this module, so they agree
-on what it holds; `store/segment_sql.py` compiles predicates against it.
+"""The segment columns of an endpoint's row: the fields segment dimensions test (S2-S5),
+read out of the document once when the endpoint is written, so that evaluating a segment
+compares plain columns instead of parsing every endpoint's JSON document (S8). Both stores
+fill them with this module, so they agree on what they hold; `store/segment_sql.py`
+compiles predicates against them.
 
 Text is cut at its first NUL, as the predicates compare it (`core/predicates.py`);
 attribute names that collide once cut have their values merged.
@@ -19,6 +19,9 @@ _END = "\x1e"
 """Ends each entry of `terms`. JSON escapes every control character inside a string, so
 an encoded name or value never holds it."""
 _MAP_MARKS = {"Attributes": "A", "UserAttributes": "U"}
+_NUL_ESCAPE = "\\u0000"
+"""How a stored document (JSON text) spells NUL inside a string: its absence means no text
+needs cutting."""
 
 
 class _Demographic(msgspec.Struct, rename="pascal"):
@@ -51,97 +54,94 @@ class _Segmentable(msgspec.Struct, rename="pascal"):
 
 
 _decode = msgspec.json.Decoder(_Segmentable).decode
-_encode = msgspec.json.encode
+_encode = msgspec.json.Encoder().encode
 
 
 class SegmentRow(NamedTuple):
-    """One `segment_fields` row, without its app id. Column order is the tables' order."""
+    """The segment columns of one endpoint row, in the tables' order. All None for an
+    endpoint that is not ACTIVE: it is a member of no segment (S2)."""
 
-    key: str
-    user_id: str | None
-    channel: str | None
-    app_version: str | None
-    make: str | None
-    model: str | None
-    platform: str | None
-    country: str | None
-    latitude: float | None
-    longitude: float | None
-    effective: str | None
-    terms: str
+    channel: str | None = None
+    app_version: str | None = None
+    make: str | None = None
+    model: str | None = None
+    platform: str | None = None
+    country: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    effective: str | None = None
+    terms: str | None = None
     """Every (map, name, value) of Attributes and UserAttributes as `term` encodes it, one
     after another after a leading separator, for exact (INCLUSIVE) tests by substring."""
-    attributes: str | None
+    attributes: str | None = None
     """The Attributes map as JSON (names and values cut), for the other attribute tests."""
-    user_attributes: str | None
-    metrics: str | None
+    user_attributes: str | None = None
+    metrics: str | None = None
 
 
-COLUMNS = (
-    "k, user_id, channel, app_version, make, model, platform, country, latitude, longitude,"
-    " effective, terms, attributes, user_attributes, metrics"
-)
+NOT_A_MEMBER = SegmentRow()
+COLUMNS = ", ".join(SegmentRow._fields)
 
 
 def term(map_name: str, name: str, value: str) -> str:
     """What `terms` holds for one value of an attribute, separators included: a test for
     that value is one substring search."""
-    mark = _MAP_MARKS[map_name]
-    return f"{mark}{_encode(name).decode()}{_encode(value).decode()}{_END}"
+    return _MAP_MARKS[map_name] + _encode([name, value]).decode() + _END
 
 
 def _cut(text: str | None) -> str | None:
     return text if text is None or "\x00" not in text else text.split("\x00", 1)[0]
 
 
-def _attribute_map(found: dict[str, list[str]] | None) -> dict[str, list[str]]:
+def _cut_map(found: dict[str, list[str]]) -> dict[str, list[str]]:
     cut: dict[str, list[str]] = {}
-    for name, values in (found or {}).items():
+    for name, values in found.items():
         merged = cut.setdefault(_cut(name) or "", [])
         merged += [v for v in map(_cut, values) if v is not None and v not in merged]
     return cut
 
 
-def _json(found: dict[str, list[str]] | dict[str, float]) -> str | None:
-    return _encode(found).decode() if found else None
-
-
-def segment_row(key: str, user_id: str | None, status: str, doc: str) -> SegmentRow | None:
-    """The row of the endpoint stored as `doc`, or None when it is not ACTIVE: only active
-    endpoints are members of any segment (S2)."""
-    if status != ACTIVE:
-        return None
-    found = _decode(doc)
-    attributes = _attribute_map(found.attributes)
-    user_attributes = _attribute_map(found.user.user_attributes if found.user else None)
-    terms = _END + "".join(
-        term(map_name, name, value)
-        for map_name, values_by_name in (
-            ("Attributes", attributes),
-            ("UserAttributes", user_attributes),
-        )
-        for name, values in values_by_name.items()
+def _terms(mark: str, found: dict[str, list[str]]) -> str:
+    return "".join(
+        mark + _encode([name, value]).decode() + _END
+        for name, values in found.items()
         for value in values
     )
-    metrics: dict[str, float] = {}
-    for name, number in (found.metrics or {}).items():
-        metrics[_cut(name) or ""] = number
+
+
+def segment_row(status: str, doc: str) -> SegmentRow:
+    """The segment columns of the endpoint stored as `doc` with `status`."""
+    if status != ACTIVE:
+        return NOT_A_MEMBER
+    found = _decode(doc)
+    attributes = found.attributes or {}
+    user_attributes = (found.user.user_attributes if found.user else None) or {}
+    metrics = found.metrics or {}
     demographic = found.demographic or _Demographic()
     location = found.location or _Location()
+    if _NUL_ESCAPE in doc:
+        attributes, user_attributes = _cut_map(attributes), _cut_map(user_attributes)
+        metrics = {_cut(name) or "": number for name, number in metrics.items()}
+        cut = _cut
+    else:
+        cut = _as_is
+    # Positional: keywords would cost a fifth of the whole.
     return SegmentRow(
-        key=key,
-        user_id=user_id,
-        channel=_cut(found.channel_type),
-        app_version=_cut(demographic.app_version),
-        make=_cut(demographic.make),
-        model=_cut(demographic.model),
-        platform=_cut(demographic.platform),
-        country=_cut(location.country),
-        latitude=location.latitude,
-        longitude=location.longitude,
-        effective=_cut(found.effective_date),
-        terms=terms,
-        attributes=_json(attributes),
-        user_attributes=_json(user_attributes),
-        metrics=_json(metrics),
+        cut(found.channel_type),
+        cut(demographic.app_version),
+        cut(demographic.make),
+        cut(demographic.model),
+        cut(demographic.platform),
+        cut(location.country),
+        location.latitude,
+        location.longitude,
+        cut(found.effective_date),
+        _END + _terms("A", attributes) + _terms("U", user_attributes),
+        _encode(attributes).decode() if attributes else None,
+        _encode(user_attributes).decode() if user_attributes else None,
+        _encode(metrics).decode() if metrics else None,
     )
+
+
+def _as_is(text: str | None) -> str | None:
+    return text
