@@ -1,5 +1,5 @@
-"""The segment columns of endpoint rows (store/segment_rows.py): what they hold, and that
-both stores keep them in step with every way an endpoint is written or migrated (S8)."""
+"""The `segment_fields` rows (store/segment_rows.py): what they hold, and that both stores
+keep them in step with every way an endpoint is written, removed or migrated (S8)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import psycopg
 import pytest
 
 from openpinpoint.core import predicates as p
-from openpinpoint.core.shapes import EndpointResponse, EndpointUser, encode
+from openpinpoint.core.shapes import EndpointResponse, encode
 from openpinpoint.store import postgres, sqlite
 from openpinpoint.store.base import App, ReadTx, stored_endpoint
 from openpinpoint.store.open import open_store, sqlite_path
-from openpinpoint.store.segment_rows import NOT_A_MEMBER, segment_row, term
+from openpinpoint.store.segment_rows import segment_row, term
 
 APP = "0" * 32
 RED = p.AttributeTest("Attributes", "team", "INCLUSIVE", ("red",))
@@ -37,13 +37,12 @@ def _endpoint(endpoint_id: str, team: str, status: str = "ACTIVE") -> EndpointRe
 
 
 def _row(doc: dict[str, Any], status: str = "ACTIVE") -> Any:
-    return segment_row(status, encode(msgspec.convert(doc, EndpointResponse)).decode())
+    return segment_row("k", None, status, encode(msgspec.convert(doc, EndpointResponse)).decode())
 
 
-def test_only_active_endpoints_have_segment_columns() -> None:
-    inactive = _row({"Id": "k", "ChannelType": "SMS", "EndpointStatus": "INACTIVE"}, "INACTIVE")
-    assert inactive == NOT_A_MEMBER
-    assert _row({"Id": "k", "ChannelType": "SMS"}).channel == "SMS"
+def test_only_active_endpoints_have_a_row() -> None:
+    assert _row({"Id": "k", "EndpointStatus": "INACTIVE"}, "INACTIVE") is None
+    assert _row({"Id": "k", "EndpointStatus": "ACTIVE"}) is not None
 
 
 def test_text_is_cut_at_nul_and_names_that_collide_once_cut_are_merged() -> None:
@@ -61,12 +60,12 @@ def test_text_is_cut_at_nul_and_names_that_collide_once_cut_are_merged() -> None
 
 
 def test_a_value_that_spells_another_term_does_not_hold_it() -> None:
-    """Each term is JSON text between separators that JSON escapes inside strings, so no
-    name or value can forge the encoding of another (map, name, value)."""
+    """Each term is a JSON array, and JSON escapes every quote inside a string, so no name
+    or value can forge the encoding of another (map, name, value)."""
     forged = term("Attributes", "team", "blue")
     row = _row(
         {
-            "Attributes": {"x": [f'"{forged}', "\x1e" + forged]},
+            "Attributes": {"x": [forged, f'"{forged}', f'"],{forged}']},
             "User": {"UserAttributes": {"team": ["blue"]}},
         }
     )
@@ -100,7 +99,7 @@ async def _counts(url: str, *steps: Any) -> list[tuple[int, int]]:
     return found
 
 
-def test_segment_columns_follow_every_write_of_an_endpoint(empty_store_url: str) -> None:
+def test_rows_follow_every_write_of_an_endpoint(empty_store_url: str) -> None:
     """Put, a change of attribute, a change of status each way, and deletion, one endpoint
     at a time (each store's single-endpoint statements)."""
     steps = [
@@ -120,7 +119,7 @@ def test_segment_columns_follow_every_write_of_an_endpoint(empty_store_url: str)
 
 
 @pytest.mark.parametrize("many", [5, postgres.BULK_ENDPOINTS + 1], ids=["rows", "bulk"])
-def test_segment_columns_follow_multi_row_writes(empty_store_url: str, many: int) -> None:
+def test_rows_follow_multi_row_writes(empty_store_url: str, many: int) -> None:
     """`put_endpoints` (imports, migrate-store): below and above `BULK_ENDPOINTS`, where
     PostgreSQL copies the rows in, and again over the same keys (the copy meets them)."""
     ids = [f"e{n}" for n in range(many)]
@@ -134,8 +133,28 @@ def test_segment_columns_follow_multi_row_writes(empty_store_url: str, many: int
     assert found == [(many, 0), (0, many - 2)]
 
 
+def _tables(url: str) -> dict[str, int]:
+    query = f"SELECT count(*) FROM segment_fields WHERE app_id = '{APP}'"
+    if url.startswith("sqlite"):
+        with sqlite3.connect(sqlite_path(url)) as conn:
+            return {"segment_fields": conn.execute(query).fetchone()[0]}
+    with psycopg.connect(url) as pg:
+        row = pg.execute(query).fetchone()
+        assert row is not None
+        return {"segment_fields": row[0]}
+
+
+def test_deleting_the_app_deletes_its_rows(empty_store_url: str) -> None:
+    steps = [
+        lambda tx: [tx.put_endpoint(APP, _endpoint(i, "red")) for i in ("a", "b")],
+        lambda tx: tx.delete_app(APP),
+    ]
+    assert asyncio.run(_counts(empty_store_url, *steps)) == [(2, 0), (0, 0)]
+    assert _tables(empty_store_url) == {"segment_fields": 0}
+
+
 def _older_store(url: str, endpoints: list[EndpointResponse]) -> None:
-    """A store as the release before segment columns left it: every earlier migration, and
+    """A store as the release before segment rows left it: every earlier migration, and
     endpoints written straight into their table."""
     rows = [(APP, *stored_endpoint(e)) for e in endpoints]
     insert = "INSERT INTO endpoints (app_id, id_key, user_id, address, status, doc) VALUES "
@@ -161,32 +180,23 @@ def _older_store(url: str, endpoints: list[EndpointResponse]) -> None:
         pg.cursor().executemany(insert + "(%s, %s, %s, %s, %s, %s)", rows)
 
 
-def test_the_migration_fills_the_segment_columns_of_endpoints_stored_before_it(
-    empty_store_url: str,
-) -> None:
-    """Every endpoint stays as it was (SQLite builds the table again), the user and address
-    indexes are back, and the active ones are members."""
+def test_the_migration_fills_the_rows_of_endpoints_stored_before_it(empty_store_url: str) -> None:
     endpoints = [_endpoint(f"r{n}", "red") for n in range(3)]
     endpoints += [_endpoint("gone", "red", "INACTIVE"), _endpoint("b", "blue")]
-    endpoints[0].user = EndpointUser(user_id="u")
     _older_store(empty_store_url, endpoints)
     store_app = _app()
 
-    async def after() -> tuple[list[EndpointResponse], list[str], int, int]:
+    async def counts() -> tuple[int, int]:
         store = open_store(empty_store_url)
         try:
             await store.write(lambda tx: tx.insert_app(store_app))
-            kept = await store.read(lambda tx: tx.list_endpoints(APP, "", 10))
-            users = await store.read(lambda tx: tx.user_endpoints(APP, "u"))
             red = await store.read(lambda tx: tx.count_segment(APP, RED))
             blue = await store.read(lambda tx: tx.count_segment(APP, BLUE))
-            return kept, [str(e.id) for e in users], sum(red.values()), sum(blue.values())
+            return sum(red.values()), sum(blue.values())
         finally:
             await store.close()
 
-    kept, users, red, blue = asyncio.run(after())
-    assert kept == sorted(endpoints, key=lambda e: str(e.id))
-    assert (users, red, blue) == (["r0"], 3, 1)
+    assert asyncio.run(counts()) == (3, 1)
 
 
 def _count(tx: ReadTx, part: p.Predicate) -> dict[str, int]:
@@ -242,11 +252,13 @@ def test_every_column_is_written_where_the_dialects_read_it(empty_store_url: str
     assert asyncio.run(run()) == ({"GCM": 1}, len(every.parts))
 
 
-def test_the_columns_are_built_from_the_stored_document_alone() -> None:
-    """`migrate-store` hands over documents as stored; the columns need nothing else."""
+def test_a_row_is_built_from_the_stored_document_alone() -> None:
+    """`migrate-store` hands over documents as stored; the row needs nothing else."""
     stored = stored_endpoint(_endpoint("x", "red"))
-    row = segment_row(stored.status, stored.doc)
-    assert (row.channel, row.terms) == (
+    row = segment_row(stored.key, stored.user_id, stored.status, stored.doc)
+    assert row is not None
+    assert (row.key, row.channel, row.terms) == (
+        "x",
         "EMAIL",
-        "\x1e" + term("Attributes", "team", "red"),
+        "[" + term("Attributes", "team", "red") + "]",
     )

@@ -50,6 +50,7 @@ from openpinpoint.store.base import (
     decode_endpoint,
     stored_endpoint,
 )
+from openpinpoint.store.segment_rows import SegmentRow
 from openpinpoint.store.segment_sql import PostgresSegmentSql
 
 T = TypeVar("T")
@@ -78,9 +79,6 @@ RETRYABLE = (errors.SerializationFailure, errors.DeadlockDetected)
 # Any 64-bit constant that no other application is likely to use on the same database.
 MIGRATION_LOCK_KEY = 0x6F70656E70696E70  # "openpinp"
 
-_SEGMENT_TYPES = ["text"] * 6 + ["float8"] * 2 + ["text"] * 2 + ["jsonb"] * 3
-"""The SQL types of segment_rows.SegmentRow's fields, in order."""
-_SQL_TYPES = {"text": 'text COLLATE "C"', "float8": "double precision", "jsonb": "jsonb"}
 MIGRATIONS: dict[int, tuple[str | Callable[[Connection], None], ...]] = {
     1: (
         # COLLATE "C" everywhere: ids and names sort and compare byte-wise, as in SQLite,
@@ -179,14 +177,28 @@ MIGRATIONS: dict[int, tuple[str | Callable[[Connection], None], ...]] = {
         $$""",
     ),
     6: (
-        # Segment columns (store/segment_rows.py); NULL until the fill below.
-        "ALTER TABLE endpoints "
-        + ", ".join(
-            f"ADD COLUMN {name} {_SQL_TYPES[kind]}"
-            for name, kind in zip(segment_rows.SegmentRow._fields, _SEGMENT_TYPES, strict=True)
-        ),
-        # A lambda: the function is defined below, with the SQL it uses.
-        lambda conn: _fill_segment_columns(conn),  # noqa: PLW0108
+        # What segments test, one narrow row per ACTIVE endpoint (store/segment_rows.py).
+        """CREATE TABLE segment_fields (
+            app_id text COLLATE "C" NOT NULL,
+            k text COLLATE "C" NOT NULL,
+            user_id text COLLATE "C",
+            channel text COLLATE "C",
+            app_version text COLLATE "C",
+            make text COLLATE "C",
+            model text COLLATE "C",
+            platform text COLLATE "C",
+            country text COLLATE "C",
+            latitude double precision,
+            longitude double precision,
+            effective text COLLATE "C",
+            terms text COLLATE "C" NOT NULL,
+            attributes jsonb,
+            user_attributes jsonb,
+            metrics jsonb,
+            PRIMARY KEY (app_id, k)
+        )""",
+        # A lambda: the function is defined below, with the rest of the segment_fields code.
+        lambda conn: _fill_segment_fields(conn),  # noqa: PLW0108
     ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
@@ -534,7 +546,7 @@ class PostgresTx(WriteTx):
 
     def delete_app(self, app_id: str) -> None:
         self._lock("app", app_id, "")
-        for table in ("endpoints", "attribute_names", "jobs"):
+        for table in ("endpoints", "segment_fields", "attribute_names", "jobs"):
             self._execute(f"DELETE FROM {table} WHERE app_id = %s", (app_id,))
         self._execute("DELETE FROM resources WHERE scope = %s", (app_id,))
         self._execute("DELETE FROM apps WHERE id = %s", (app_id,))
@@ -624,13 +636,20 @@ class PostgresTx(WriteTx):
 
     def put_endpoint(self, app_id: str, endpoint: EndpointResponse) -> None:
         row = stored_endpoint(endpoint)
+        put = (
+            "WITH e AS (INSERT INTO endpoints (app_id, id_key, user_id, address, status, doc)"
+            f" VALUES (%s, %s, %s, %s, %s, %s){_UPSERT}) "
+        )
+        fields = segment_rows.segment_row(row.key, row.user_id, row.status, row.doc)
+        also: tuple[str, tuple[Any, ...]]
+        if fields is None:
+            also = (_DELETE_SEGMENT_FIELDS + " = %s", (app_id, row.key))
+        else:
+            also = (_PUT_SEGMENT_FIELDS.format(rows=_SEGMENT_VALUES), (app_id, *fields))
         self._write_endpoints(
             app_id,
             {row.key: (row.user_id, row.address)},
-            (
-                _PUT_ENDPOINT,
-                (app_id, *_columns(row), *segment_rows.segment_row(row.status, row.doc)),
-            ),
+            (put + also[0], (app_id, *_columns(row), *also[1])),
             defer=True,
         )
 
@@ -641,11 +660,16 @@ class PostgresTx(WriteTx):
         if len(rows) > BULK_ENDPOINTS:
             self._put_in_bulk(app_id, rows)
             return
+        active, inactive = _segment_fields(rows.values())
         self._write_endpoints(
             app_id,
             {e.key: (e.user_id, e.address) for e in rows.values()},
             (
-                _PUT_ENDPOINTS,
+                "WITH e AS (INSERT INTO endpoints (app_id, id_key, user_id, address, status, doc)"
+                # %b: binary arrays, which psycopg writes without escaping each string.
+                " SELECT %s, * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[],"
+                f" %b::text[]){_UPSERT}), gone AS ({_DELETE_SEGMENT_FIELDS} = ANY(%b::text[])) "
+                + _PUT_SEGMENT_FIELDS.format(rows=_SEGMENT_ARRAYS),
                 (
                     app_id,
                     [e.key for e in rows.values()],
@@ -653,7 +677,10 @@ class PostgresTx(WriteTx):
                     [e.address and to_column(e.address) for e in rows.values()],
                     [e.status for e in rows.values()],
                     [e.doc for e in rows.values()],
-                    *_segment_arrays(rows.values()),
+                    app_id,
+                    inactive,
+                    app_id,
+                    *_field_arrays(active),
                 ),
             ),
         )
@@ -675,27 +702,32 @@ class PostgresTx(WriteTx):
                 self._copy_endpoints(app_id, rows.values())
         except errors.UniqueViolation:
             self._conn.execute(
-                "DELETE FROM endpoints WHERE app_id = %s AND id_key = ANY(%b::text[])",
-                (app_id, list(rows)),
+                f"WITH gone AS ({_DELETE_SEGMENT_FIELDS} = ANY(%b::text[]))"
+                " DELETE FROM endpoints WHERE app_id = %s AND id_key = ANY(%b::text[])",
+                (app_id, list(rows), app_id, list(rows)),
             )
             self._copy_endpoints(app_id, rows.values())
 
-    def _copy_endpoints(self, app_id: str, rows: Iterable[StoredEndpoint]) -> None:
+    def _copy_endpoints(self, app_id: str, rows: Collection[StoredEndpoint]) -> None:
         with self._conn.cursor().copy(
-            f"COPY endpoints (app_id, id_key, user_id, address, status, doc, {_SEGMENT})"
+            "COPY endpoints (app_id, id_key, user_id, address, status, doc)"
             " FROM STDIN (FORMAT BINARY)"
         ) as copy:
-            copy.set_types(["text"] * 6 + _SEGMENT_TYPES)
+            copy.set_types(["text"] * 6)
             for row in rows:
-                segment = segment_rows.segment_row(row.status, row.doc)
-                copy.write_row((app_id, *_columns(row), *segment[:-3], *map(_jsonb, segment[-3:])))
+                copy.write_row((app_id, *_columns(row)))
+        _copy_segment_fields(self._conn, app_id, _segment_fields(rows)[0])
 
     def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None:
         keys = list(keys)
         self._write_endpoints(
             app_id,
             dict.fromkeys(keys, (None, None)),
-            ("DELETE FROM endpoints WHERE app_id = %s AND id_key = ANY(%s)", (app_id, keys)),
+            (
+                f"WITH gone AS ({_DELETE_SEGMENT_FIELDS} = ANY(%s))"
+                " DELETE FROM endpoints WHERE app_id = %s AND id_key = ANY(%s)",
+                (app_id, keys, app_id, keys),
+            ),
             defer=True,
         )
 
@@ -859,73 +891,86 @@ _APP_AND_ENDPOINTS = (
     "SELECT a.doc, e.doc, e.id_key, e.user_id, e.address FROM apps a"
     " LEFT JOIN endpoints e ON e.app_id = a.id AND {on} WHERE a.id = %s {order}"
 )
-_SEGMENT = segment_rows.COLUMNS
-_UPSERT = " ON CONFLICT (app_id, id_key) DO UPDATE SET " + ", ".join(
-    f"{c} = excluded.{c}"
-    for c in ("user_id", "address", "status", "doc", *segment_rows.SegmentRow._fields)
+# put_endpoint's; put_endpoints' statement says the same for many rows.
+_UPSERT = (
+    " ON CONFLICT (app_id, id_key) DO UPDATE SET user_id = excluded.user_id,"
+    " address = excluded.address, status = excluded.status, doc = excluded.doc"
 )
-_PUT_ENDPOINT = (
-    f"INSERT INTO endpoints (app_id, id_key, user_id, address, status, doc, {_SEGMENT})"
-    " VALUES (%s, %s, %s, %s, %s, %s, "
-    + ", ".join(f"%s::{t}" for t in _SEGMENT_TYPES)
-    + ")"
-    + _UPSERT
+_RESOURCE = f"SELECT {Resource.COLUMNS} FROM resources WHERE scope = %s AND kind = %s AND name = %s"
+
+# segment_fields beside the endpoints a statement writes (store/segment_rows.py).
+_DELETE_SEGMENT_FIELDS = "DELETE FROM segment_fields WHERE app_id = %s AND k"
+_FIELD_NAMES = segment_rows.SegmentRow._fields
+_FIELD_TYPES = ["text"] * 8 + ["float8"] * 2 + ["text"] * 2 + ["jsonb"] * 3
+"""The SQL types of SegmentRow's fields, in order."""
+_PUT_SEGMENT_FIELDS = (
+    f"INSERT INTO segment_fields (app_id, {segment_rows.COLUMNS}) {{rows}}"
+    " ON CONFLICT (app_id, k) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in segment_rows.COLUMNS.split(", ")[1:])
 )
-# put_endpoint's for many rows: %b, binary arrays, which psycopg writes without escaping
-# each string; jsonb travels as text, cast once unnested.
-_PUT_ENDPOINTS = (
-    f"INSERT INTO endpoints (app_id, id_key, user_id, address, status, doc, {_SEGMENT})"
-    " SELECT %s, k, u, a, s, d, "
-    + ", ".join(
-        f"{c}::{t}" for c, t in zip(segment_rows.SegmentRow._fields, _SEGMENT_TYPES, strict=True)
+_SEGMENT_VALUES = "VALUES (%s, " + ", ".join(f"%s::{t}" for t in _FIELD_TYPES) + ")"
+_SEGMENT_ARRAYS = (
+    "SELECT %s, "
+    + ", ".join(f"{c}::{t}" for c, t in zip(_FIELD_NAMES, _FIELD_TYPES, strict=True))
+    + " FROM unnest("
+    # jsonb travels as text: each element is cast once unnested.
+    + ", ".join(f"%b::{'text' if t == 'jsonb' else t}[]" for t in _FIELD_TYPES)
+    + f") AS t({', '.join(_FIELD_NAMES)})"
+)
+
+
+def _segment_fields(
+    endpoints: Iterable[StoredEndpoint],
+) -> tuple[list[SegmentRow], list[str]]:
+    """The segment rows of the active endpoints among `endpoints`, and the other keys."""
+    active: list[SegmentRow] = []
+    inactive: list[str] = []
+    for e in endpoints:
+        row = segment_rows.segment_row(e.key, e.user_id, e.status, e.doc)
+        if row is None:
+            inactive.append(e.key)
+        else:
+            active.append(row)
+    return active, inactive
+
+
+def _field_arrays(rows: list[SegmentRow]) -> list[list[Any]]:
+    return (
+        [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * len(_FIELD_NAMES)
     )
-    + " FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
-    + ", ".join(f"%b::{'text' if t == 'jsonb' else t}[]" for t in _SEGMENT_TYPES)
-    + f") AS t(k, u, a, s, d, {_SEGMENT})"
-    + _UPSERT
-)
 
 
-def _segment_arrays(endpoints: Collection[StoredEndpoint]) -> list[list[Any]]:
-    """The segment columns of `endpoints`, one list per column."""
-    rows = [segment_rows.segment_row(e.status, e.doc) for e in endpoints]
-    return [list(column) for column in zip(*rows, strict=True)] if rows else []
-
-
-def _jsonb(text: str | None) -> Jsonb | None:
-    """A JSON text for a jsonb column of a binary COPY, sent as it is."""
-    return None if text is None else Jsonb(text, dumps=_as_is)
+def _copy_segment_fields(conn: Connection, app_id: str, rows: Iterable[SegmentRow]) -> None:
+    json_fields = range(len(_FIELD_NAMES) - 3, len(_FIELD_NAMES))
+    with conn.cursor().copy(
+        f"COPY segment_fields (app_id, {segment_rows.COLUMNS}) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(["text", *_FIELD_TYPES])
+        for row in rows:
+            values: list[Any] = [app_id, *row]
+            for n in json_fields:
+                if values[n + 1] is not None:
+                    values[n + 1] = Jsonb(values[n + 1], dumps=_as_is)
+            copy.write_row(values)
 
 
 def _as_is(text: str) -> str:
     return text
 
 
-def _fill_segment_columns(conn: Connection) -> None:
-    """Schema version 6: the segment columns of the ACTIVE endpoints stored before it."""
-    assignments = ", ".join(
-        f"{c} = t.{c}::{t}"
-        for c, t in zip(segment_rows.SegmentRow._fields, _SEGMENT_TYPES, strict=True)
-    )
-    update = (
-        f"UPDATE endpoints AS e SET {assignments} FROM unnest(%b::text[], %b::text[], "
-        + ", ".join(f"%b::{'text' if t == 'jsonb' else t}[]" for t in _SEGMENT_TYPES)
-        + f") AS t(app, k, {_SEGMENT}) WHERE e.app_id = t.app AND e.id_key = t.k"
-    )
-    with conn.cursor(name="openpinpoint_fill_segment_columns") as endpoints:
+def _fill_segment_fields(conn: Connection) -> None:
+    """Schema version 6: the segment rows of the endpoints stored before it."""
+    with conn.cursor(name="openpinpoint_fill_segment_fields") as endpoints:
         endpoints.execute(
             "SELECT app_id, id_key, user_id, address, status, doc FROM endpoints"
             " WHERE status = 'ACTIVE'"
         )
         while batch := endpoints.fetchmany(10_000):
-            stored = [StoredEndpoint(*row[1:]) for row in batch]
-            conn.execute(
-                update,
-                ([row[0] for row in batch], [e.key for e in stored], *_segment_arrays(stored)),
-            )
-
-
-_RESOURCE = f"SELECT {Resource.COLUMNS} FROM resources WHERE scope = %s AND kind = %s AND name = %s"
+            by_app: dict[str, list[StoredEndpoint]] = {}
+            for app_id, *stored in batch:
+                by_app.setdefault(app_id, []).append(StoredEndpoint(*stored))
+            for app_id, stored_rows in by_app.items():
+                _copy_segment_fields(conn, app_id, _segment_fields(stored_rows)[0])
 
 
 def _lost(conn: Connection, error: psycopg.OperationalError) -> bool:

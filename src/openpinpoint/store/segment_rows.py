@@ -1,8 +1,8 @@
-"""The segment columns of an endpoint's row: the fields segment dimensions test (S2-S5),
-read out of the document once when the endpoint is written, so that evaluating a segment
-compares plain columns instead of parsing every endpoint's JSON document (S8). Both stores
-fill them with this module, so they agree on what they hold; `store/segment_sql.py`
-compiles predicates against them.
+"""The `segment_fields` row each store keeps beside an ACTIVE endpoint: the fields segment
+dimensions test (S2-S5), read out of the document once when the endpoint is written, so
+that evaluating a segment scans narrow rows of plain columns instead of parsing every
+endpoint's JSON document (S8). Both stores build the row with this module, so they agree
+on what it holds; `store/segment_sql.py` compiles predicates against it.
 
 Text is cut at its first NUL, as the predicates compare it (`core/predicates.py`);
 attribute names that collide once cut have their values merged.
@@ -15,9 +15,6 @@ from typing import NamedTuple
 import msgspec
 
 ACTIVE = "ACTIVE"
-_END = "\x1e"
-"""Ends each entry of `terms`. JSON escapes every control character inside a string, so
-an encoded name or value never holds it."""
 _MAP_MARKS = {"Attributes": "A", "UserAttributes": "U"}
 _NUL_ESCAPE = "\\u0000"
 """How a stored document (JSON text) spells NUL inside a string: its absence means no text
@@ -58,39 +55,47 @@ _encode = msgspec.json.Encoder().encode
 
 
 class SegmentRow(NamedTuple):
-    """The segment columns of one endpoint row, in the tables' order. All None for an
-    endpoint that is not ACTIVE: it is a member of no segment (S2)."""
+    """One `segment_fields` row, without its app id. Column order is the tables' order."""
 
-    channel: str | None = None
-    app_version: str | None = None
-    make: str | None = None
-    model: str | None = None
-    platform: str | None = None
-    country: str | None = None
-    latitude: float | None = None
-    longitude: float | None = None
-    effective: str | None = None
-    terms: str | None = None
-    """Every (map, name, value) of Attributes and UserAttributes as `term` encodes it, one
-    after another after a leading separator, for exact (INCLUSIVE) tests by substring."""
-    attributes: str | None = None
+    key: str
+    user_id: str | None
+    channel: str | None
+    app_version: str | None
+    make: str | None
+    model: str | None
+    platform: str | None
+    country: str | None
+    latitude: float | None
+    longitude: float | None
+    effective: str | None
+    terms: str
+    """Every (map, name, value) of Attributes and UserAttributes, as one JSON array of
+    `term`s, for exact (INCLUSIVE) tests by substring."""
+    attributes: str | None
     """The Attributes map as JSON (names and values cut), for the other attribute tests."""
-    user_attributes: str | None = None
-    metrics: str | None = None
+    user_attributes: str | None
+    metrics: str | None
 
 
-NOT_A_MEMBER = SegmentRow()
-COLUMNS = ", ".join(SegmentRow._fields)
+COLUMNS = (
+    "k, user_id, channel, app_version, make, model, platform, country, latitude, longitude,"
+    " effective, terms, attributes, user_attributes, metrics"
+)
 
 
 def term(map_name: str, name: str, value: str) -> str:
-    """What `terms` holds for one value of an attribute, separators included: a test for
-    that value is one substring search."""
-    return _MAP_MARKS[map_name] + _encode([name, value]).decode() + _END
+    """The JSON text `terms` holds for one value of an attribute: a test for that value is
+    one substring search. Inside a JSON string every quote is escaped, so `["` occurs only
+    where an array starts, and a match is always a whole (map, name, value) element."""
+    return _encode([_MAP_MARKS[map_name], name, value]).decode()
 
 
 def _cut(text: str | None) -> str | None:
     return text if text is None or "\x00" not in text else text.split("\x00", 1)[0]
+
+
+def _as_is(text: str | None) -> str | None:
+    return text
 
 
 def _cut_map(found: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -101,18 +106,11 @@ def _cut_map(found: dict[str, list[str]]) -> dict[str, list[str]]:
     return cut
 
 
-def _terms(mark: str, found: dict[str, list[str]]) -> str:
-    return "".join(
-        mark + _encode([name, value]).decode() + _END
-        for name, values in found.items()
-        for value in values
-    )
-
-
-def segment_row(status: str, doc: str) -> SegmentRow:
-    """The segment columns of the endpoint stored as `doc` with `status`."""
+def segment_row(key: str, user_id: str | None, status: str, doc: str) -> SegmentRow | None:
+    """The row of the endpoint stored as `doc`, or None when it is not ACTIVE: only active
+    endpoints are members of any segment (S2)."""
     if status != ACTIVE:
-        return NOT_A_MEMBER
+        return None
     found = _decode(doc)
     attributes = found.attributes or {}
     user_attributes = (found.user.user_attributes if found.user else None) or {}
@@ -127,6 +125,8 @@ def segment_row(status: str, doc: str) -> SegmentRow:
         cut = _as_is
     # Positional: keywords would cost a fifth of the whole.
     return SegmentRow(
+        key,
+        user_id,
         cut(found.channel_type),
         cut(demographic.app_version),
         cut(demographic.make),
@@ -136,12 +136,11 @@ def segment_row(status: str, doc: str) -> SegmentRow:
         location.latitude,
         location.longitude,
         cut(found.effective_date),
-        _END + _terms("A", attributes) + _terms("U", user_attributes),
+        _encode(
+            [["A", n, v] for n, values in attributes.items() for v in values]
+            + [["U", n, v] for n, values in user_attributes.items() for v in values]
+        ).decode(),
         _encode(attributes).decode() if attributes else None,
         _encode(user_attributes).decode() if user_attributes else None,
         _encode(metrics).decode() if metrics else None,
     )
-
-
-def _as_is(text: str | None) -> str | None:
-    return text

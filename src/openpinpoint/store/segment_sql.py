@@ -2,9 +2,9 @@
 each store's dialect. Every client string reaches the database as a parameter; the SQL
 text is built only from this module's constants, so no criterion can change a query.
 
-The condition is written against an endpoints row `e` and reads only its segment columns
-(`store/segment_rows.py`): the segmentable fields in plain columns, so a segment parses no
-endpoint document.
+The condition is written against a `segment_fields` row `s` (`store/segment_rows.py`): the
+segmentable fields of one ACTIVE endpoint, in columns, so a segment scans narrow rows and
+parses no endpoint document.
 """
 
 from __future__ import annotations
@@ -42,12 +42,16 @@ class SegmentSql:
     def members_query(
         self, app_id: str, pred: p.Predicate, after_key: str, limit: int
     ) -> tuple[str, list[Any]]:
-        """The documents of up to `limit` ACTIVE members whose key sorts after `after_key`,
-        walking the rows in key order: a page costs the rows it passes over."""
+        """The documents of up to `limit` members whose key sorts after `after_key`: the
+        narrow rows are walked in key order and joined to their endpoints only once they
+        match, so a page costs the rows it passes over, not a scan of the app. (SQLite
+        keeps the tables of a CROSS JOIN in the order written; PostgreSQL plans it as the
+        inner join it is.)"""
         where = self._where(app_id, pred, after_key)
         return (
-            f"SELECT e.doc FROM endpoints AS e WHERE {where}"
-            f" ORDER BY e.id_key LIMIT {self.bind(limit)}",
+            "SELECT e.doc FROM segment_fields AS s CROSS JOIN endpoints AS e"
+            f" WHERE e.app_id = s.app_id AND e.id_key = s.k AND {where}"
+            f" ORDER BY s.k LIMIT {self.bind(limit)}",
             self.params,
         )
 
@@ -55,15 +59,14 @@ class SegmentSql:
         """(ChannelType or "", member count) rows."""
         where = self._where(app_id, pred, "")
         return (
-            f"SELECT coalesce(e.channel, ''), count(*) FROM endpoints AS e"
+            f"SELECT coalesce(s.channel, ''), count(*) FROM segment_fields AS s"
             f" WHERE {where} GROUP BY 1",
             self.params,
         )
 
     def _where(self, app_id: str, pred: p.Predicate, after_key: str) -> str:
         app, after = self.bind(app_id), self.bind(after_key)
-        condition = self.condition(pred)
-        return f"e.app_id = {app} AND e.status = 'ACTIVE' AND e.id_key > {after} AND {condition}"
+        return f"s.app_id = {app} AND s.k > {after} AND {self.condition(pred)}"
 
     def bind(self, *values: Any) -> str:
         self.params += values
@@ -90,7 +93,7 @@ class SegmentSql:
             case p.Within():
                 return self.within(pred)
             case p.EffectiveSince():
-                return f"coalesce(e.effective >= {self.bind(pred.moment)}, FALSE)"
+                return f"coalesce(s.effective >= {self.bind(pred.moment)}, FALSE)"
             case p.Members():
                 return self.members(pred)
         raise AssertionError(pred)
@@ -99,7 +102,7 @@ class SegmentSql:
         # One substring search per value in the row's `terms`, which holds each value with
         # its map and name around it, so a match is an exact one (segment_rows.term).
         tests = [
-            self.POSITION.format("e.terms", self.bind(term(pred.map, pred.name, value))) + " > 0"
+            self.POSITION.format("s.terms", self.bind(term(pred.map, pred.name, value))) + " > 0"
             for value in pred.values
         ]
         return "(" + " OR ".join(tests) + ")"
@@ -118,7 +121,7 @@ class SegmentSql:
 
     def field_in(self, pred: p.FieldIn) -> str:
         column = _FIELD_COLUMNS[pred.field]
-        lowered = self.LOWER.format(f"e.{column}")
+        lowered = self.LOWER.format(f"s.{column}")
         return f"coalesce({lowered} IN ({self.bind(*pred.values)}), FALSE)"
 
     def within(self, pred: p.Within) -> str:
@@ -131,15 +134,15 @@ class SegmentSql:
         self.params += [pred.latitude, pred.longitude, pred.latitude, pred.km]
         # The same formula, in the same order, as the tests' reference evaluator.
         return (
-            f"coalesce(e.latitude BETWEEN {low} AND {high} AND 2 * {p.EARTH_RADIUS_KM!r}"
-            f" * asin({self.LEAST}(1, sqrt(power(sin(radians(e.latitude - {m}) / 2), 2)"
-            f" + power(sin(radians(e.longitude - {m}) / 2), 2) * cos(radians({m}))"
-            f" * cos(radians(e.latitude))))) <= {m}, FALSE)"
+            f"coalesce(s.latitude BETWEEN {low} AND {high} AND 2 * {p.EARTH_RADIUS_KM!r}"
+            f" * asin({self.LEAST}(1, sqrt(power(sin(radians(s.latitude - {m}) / 2), 2)"
+            f" + power(sin(radians(s.longitude - {m}) / 2), 2) * cos(radians({m}))"
+            f" * cos(radians(s.latitude))))) <= {m}, FALSE)"
         )
 
     def members(self, pred: p.Members) -> str:
         keys, users = self.key_list(pred.endpoint_keys), self.key_list(pred.user_ids)
-        return f"(e.id_key IN ({keys}) OR coalesce(e.user_id IN ({users}), FALSE))"
+        return f"(s.k IN ({keys}) OR coalesce(s.user_id IN ({users}), FALSE))"
 
     def key_list(self, keys: tuple[str, ...]) -> str:
         """The SQL of a list of texts bound as one parameter, for `IN (...)`."""
@@ -160,7 +163,7 @@ _FIELD_COLUMNS: dict[p.Field, str] = {
     "Platform": "platform",
     "Country": "country",
 }
-_MAP_COLUMNS = {"Attributes": "e.attributes", "UserAttributes": "e.user_attributes"}
+_MAP_COLUMNS = {"Attributes": "s.attributes", "UserAttributes": "s.user_attributes"}
 
 
 class SqliteSegmentSql(SegmentSql):
@@ -185,7 +188,7 @@ class SqliteSegmentSql(SegmentSql):
         name = self.bind(pred.name)
         value = self.bind(pred.value)
         return (
-            "EXISTS (SELECT 1 FROM json_each(e.metrics) AS m"
+            "EXISTS (SELECT 1 FROM json_each(s.metrics) AS m"
             f" WHERE m.key = {name} AND m.value {_METRIC_OPS[pred.op]} {value})"
         )
 
@@ -210,7 +213,7 @@ class PostgresSegmentSql(SegmentSql):
     def metric(self, pred: p.MetricTest) -> str:
         name = self.bind(pred.name)
         value = self.bind(pred.value)
-        metric = f"(e.metrics ->> {name}::text)::float8"
+        metric = f"(s.metrics ->> {name}::text)::float8"
         return f"coalesce({metric} {_METRIC_OPS[pred.op]} {value}::float8, FALSE)"
 
     def key_list(self, keys: tuple[str, ...]) -> str:

@@ -47,10 +47,6 @@ from openpinpoint.store.segment_sql import SqliteSegmentSql
 T = TypeVar("T")
 log = logging.getLogger("openpinpoint.store")
 
-SEGMENT_COLUMNS = ",\n            ".join(
-    f"{name} {'REAL' if name in ('latitude', 'longitude') else 'TEXT'}"
-    for name in segment_rows.SegmentRow._fields
-)
 SCHEMA_VERSION = 4
 MIGRATIONS: dict[int, tuple[str | Callable[[sqlite3.Connection], None], ...]] = {
     1: (
@@ -103,26 +99,28 @@ MIGRATIONS: dict[int, tuple[str | Callable[[sqlite3.Connection], None], ...]] = 
         ) WITHOUT ROWID""",
     ),
     4: (
-        # Segment columns (store/segment_rows.py), before the document: a segment's scan
-        # reads them without stepping over a document that spills onto overflow pages.
-        # SQLite adds columns only at the end, so the table is built again.
-        f"""CREATE TABLE endpoints_v4 (
+        # What segments test, one narrow row per ACTIVE endpoint (store/segment_rows.py).
+        """CREATE TABLE segment_fields (
             app_id TEXT NOT NULL,
-            id_key TEXT NOT NULL,
+            k TEXT NOT NULL,
             user_id TEXT,
-            address TEXT,
-            status TEXT NOT NULL,
-            {SEGMENT_COLUMNS},
-            doc TEXT NOT NULL,
-            PRIMARY KEY (app_id, id_key)
+            channel TEXT,
+            app_version TEXT,
+            make TEXT,
+            model TEXT,
+            platform TEXT,
+            country TEXT,
+            latitude REAL,
+            longitude REAL,
+            effective TEXT,
+            terms TEXT NOT NULL,
+            attributes TEXT,
+            user_attributes TEXT,
+            metrics TEXT,
+            PRIMARY KEY (app_id, k)
         ) WITHOUT ROWID""",
-        # A lambda: the function is defined below, with the SQL it uses.
-        lambda conn: _fill_segment_columns(conn),  # noqa: PLW0108
-        "DROP TABLE endpoints",
-        "ALTER TABLE endpoints_v4 RENAME TO endpoints",
-        "CREATE INDEX endpoints_by_user ON endpoints (app_id, user_id) WHERE user_id IS NOT NULL",
-        "CREATE INDEX endpoints_by_address ON endpoints (app_id, address, status)"
-        " WHERE address IS NOT NULL",
+        # A lambda: the function is defined below, with the rest of the segment_fields code.
+        lambda conn: _fill_segment_fields(conn),  # noqa: PLW0108
     ),
 }
 
@@ -164,13 +162,18 @@ APP_AND_USER_ENDPOINTS_SQL = (
     " ON endpoints.app_id = apps.id AND endpoints.user_id = ? WHERE apps.id = ?"
     " ORDER BY endpoints.id_key"
 )
-_WRITTEN = ("user_id", "address", "status", *segment_rows.SegmentRow._fields, "doc")
 PUT_ENDPOINT_SQL = (
-    f"INSERT INTO endpoints (app_id, id_key, {', '.join(_WRITTEN)})"
-    f" VALUES ({', '.join('?' * (len(_WRITTEN) + 2))}) ON CONFLICT (app_id, id_key) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _WRITTEN)
+    "INSERT INTO endpoints (app_id, id_key, user_id, address, status, doc)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (app_id, id_key) DO UPDATE SET"
+    " user_id = excluded.user_id, address = excluded.address,"
+    " status = excluded.status, doc = excluded.doc"
 )
 DELETE_ENDPOINT_SQL = "DELETE FROM endpoints WHERE app_id = ? AND id_key = ?"
+PUT_SEGMENT_FIELDS_SQL = (
+    f"INSERT OR REPLACE INTO segment_fields (app_id, {segment_rows.COLUMNS})"
+    f" VALUES ({', '.join('?' * (len(segment_rows.SegmentRow._fields) + 1))})"
+)
+DELETE_SEGMENT_FIELDS_SQL = "DELETE FROM segment_fields WHERE app_id = ? AND k = ?"
 
 RESOURCE_SQL = f"SELECT {Resource.COLUMNS} FROM resources WHERE scope = ? AND kind = ? AND name = ?"
 RESOURCE_LATEST_SQL = RESOURCE_SQL + " ORDER BY version DESC LIMIT 1"
@@ -202,18 +205,34 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _row(app_id: str, endpoint: StoredEndpoint) -> tuple[Any, ...]:
-    """The values PUT_ENDPOINT_SQL writes for `endpoint`."""
-    key, user_id, address, status, doc = endpoint
-    return (app_id, key, user_id, address, status, *segment_rows.segment_row(status, doc), doc)
+def _put_segment_fields(
+    conn: sqlite3.Connection, app_id: str, endpoints: Iterable[StoredEndpoint]
+) -> None:
+    """Keep `segment_fields` beside the endpoints just written: a row for each active one,
+    none for the others."""
+    active, inactive = [], []
+    for e in endpoints:
+        row = segment_rows.segment_row(e.key, e.user_id, e.status, e.doc)
+        if row is None:
+            inactive.append((app_id, e.key))
+        else:
+            active.append((app_id, *row))
+    conn.executemany(PUT_SEGMENT_FIELDS_SQL, active)
+    conn.executemany(DELETE_SEGMENT_FIELDS_SQL, inactive)
 
 
-def _fill_segment_columns(conn: sqlite3.Connection) -> None:
-    """Schema version 4: the endpoints again, each with its segment columns."""
-    rows = conn.execute("SELECT app_id, id_key, user_id, address, status, doc FROM endpoints")
-    insert = PUT_ENDPOINT_SQL.replace("INTO endpoints", "INTO endpoints_v4", 1)
+def _fill_segment_fields(conn: sqlite3.Connection) -> None:
+    """Schema version 4: the segment rows of the endpoints stored before it."""
+    rows = conn.execute(
+        "SELECT app_id, id_key, user_id, address, status, doc FROM endpoints"
+        " WHERE status = 'ACTIVE' ORDER BY app_id"
+    )
     while batch := rows.fetchmany(10_000):
-        conn.executemany(insert, [_row(app_id, StoredEndpoint(*rest)) for app_id, *rest in batch])
+        by_app: dict[str, list[StoredEndpoint]] = {}
+        for app_id, *stored in batch:
+            by_app.setdefault(app_id, []).append(StoredEndpoint(*stored))
+        for app_id, endpoints in by_app.items():
+            _put_segment_fields(conn, app_id, endpoints)
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -345,7 +364,7 @@ class SQLiteTx(WriteTx):
         self._conn.execute("UPDATE apps SET doc = ? WHERE id = ?", (encode(app), app.id))
 
     def delete_app(self, app_id: str) -> None:
-        for table in ("endpoints", "attribute_names", "jobs"):
+        for table in ("endpoints", "segment_fields", "attribute_names", "jobs"):
             self._conn.execute(f"DELETE FROM {table} WHERE app_id = ?", (app_id,))
         self._conn.execute("DELETE FROM resources WHERE scope = ?", (app_id,))
         self._conn.execute("DELETE FROM apps WHERE id = ?", (app_id,))
@@ -376,10 +395,18 @@ class SQLiteTx(WriteTx):
         self.put_endpoints(app_id, [stored_endpoint(endpoint)])
 
     def put_endpoints(self, app_id: str, endpoints: Iterable[StoredEndpoint]) -> None:
-        self._conn.executemany(PUT_ENDPOINT_SQL, [_row(app_id, e) for e in endpoints])
+        # The last of several endpoints with one key wins, as it would one after the other.
+        latest = {endpoint.key: endpoint for endpoint in endpoints}
+        self._conn.executemany(
+            PUT_ENDPOINT_SQL,
+            [(app_id, *endpoint) for endpoint in latest.values()],
+        )
+        _put_segment_fields(self._conn, app_id, latest.values())
 
     def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None:
-        self._conn.executemany(DELETE_ENDPOINT_SQL, [(app_id, key) for key in keys])
+        rows = [(app_id, key) for key in keys]
+        self._conn.executemany(DELETE_ENDPOINT_SQL, rows)
+        self._conn.executemany(DELETE_SEGMENT_FIELDS_SQL, rows)
 
     def known_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> set[str]:
         wanted = list(names)
