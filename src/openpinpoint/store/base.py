@@ -104,6 +104,22 @@ class StoredEndpoint(NamedTuple):
     doc: str
 
 
+ACTIVE_ENDPOINT_ROWS_SQL = (
+    "SELECT app_id, id_key, user_id, address, status, doc FROM endpoints"
+    " WHERE status = 'ACTIVE' ORDER BY app_id"
+)
+"""Every active endpoint as stored, with its app: what the migrations that add segment rows
+read (`by_app` groups a batch of its rows)."""
+
+
+def by_app(rows: Iterable[Sequence[Any]]) -> dict[str, list[StoredEndpoint]]:
+    """Rows of ACTIVE_ENDPOINT_ROWS_SQL, grouped by app."""
+    found: dict[str, list[StoredEndpoint]] = {}
+    for app_id, *stored in rows:
+        found.setdefault(app_id, []).append(StoredEndpoint(*stored))
+    return found
+
+
 def stored_endpoint(endpoint: EndpointResponse) -> StoredEndpoint:
     """The record a store keeps for `endpoint` (one with an id and a status, as the core
     writes them)."""

@@ -38,6 +38,7 @@ from openpinpoint.core.predicates import Predicate
 from openpinpoint.core.shapes import EndpointResponse, encode
 from openpinpoint.store import segment_rows
 from openpinpoint.store.base import (
+    ACTIVE_ENDPOINT_ROWS_SQL,
     App,
     JobRecord,
     NeedsSnapshot,
@@ -46,6 +47,7 @@ from openpinpoint.store.base import (
     StoredEndpoint,
     WriteTx,
     app_and_endpoints,
+    by_app,
     decode_app,
     decode_endpoint,
     stored_endpoint,
@@ -961,15 +963,9 @@ def _as_is(text: str) -> str:
 def _fill_segment_fields(conn: Connection) -> None:
     """Schema version 6: the segment rows of the endpoints stored before it."""
     with conn.cursor(name="openpinpoint_fill_segment_fields") as endpoints:
-        endpoints.execute(
-            "SELECT app_id, id_key, user_id, address, status, doc FROM endpoints"
-            " WHERE status = 'ACTIVE'"
-        )
+        endpoints.execute(ACTIVE_ENDPOINT_ROWS_SQL)
         while batch := endpoints.fetchmany(10_000):
-            by_app: dict[str, list[StoredEndpoint]] = {}
-            for app_id, *stored in batch:
-                by_app.setdefault(app_id, []).append(StoredEndpoint(*stored))
-            for app_id, stored_rows in by_app.items():
+            for app_id, stored_rows in by_app(batch).items():
                 _copy_segment_fields(conn, app_id, _segment_fields(stored_rows)[0])
 
 

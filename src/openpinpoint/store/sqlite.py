@@ -30,6 +30,7 @@ from openpinpoint.core.predicates import Predicate
 from openpinpoint.core.shapes import EndpointResponse, encode
 from openpinpoint.store import segment_rows
 from openpinpoint.store.base import (
+    ACTIVE_ENDPOINT_ROWS_SQL,
     App,
     JobRecord,
     NeedsSnapshot,
@@ -38,6 +39,7 @@ from openpinpoint.store.base import (
     StoredEndpoint,
     WriteTx,
     app_and_endpoints,
+    by_app,
     decode_app,
     decode_endpoint,
     stored_endpoint,
@@ -223,15 +225,9 @@ def _put_segment_fields(
 
 def _fill_segment_fields(conn: sqlite3.Connection) -> None:
     """Schema version 4: the segment rows of the endpoints stored before it."""
-    rows = conn.execute(
-        "SELECT app_id, id_key, user_id, address, status, doc FROM endpoints"
-        " WHERE status = 'ACTIVE' ORDER BY app_id"
-    )
+    rows = conn.execute(ACTIVE_ENDPOINT_ROWS_SQL)
     while batch := rows.fetchmany(10_000):
-        by_app: dict[str, list[StoredEndpoint]] = {}
-        for app_id, *stored in batch:
-            by_app.setdefault(app_id, []).append(StoredEndpoint(*stored))
-        for app_id, endpoints in by_app.items():
+        for app_id, endpoints in by_app(batch).items():
             _put_segment_fields(conn, app_id, endpoints)
 
 
