@@ -662,7 +662,7 @@ class PostgresTx(WriteTx):
         if len(rows) > BULK_ENDPOINTS:
             self._put_in_bulk(app_id, rows)
             return
-        active, inactive = _segment_fields(rows.values())
+        active, inactive = segment_rows.split(rows.values())
         self._write_endpoints(
             app_id,
             {e.key: (e.user_id, e.address) for e in rows.values()},
@@ -718,7 +718,7 @@ class PostgresTx(WriteTx):
             copy.set_types(["text"] * 6)
             for row in rows:
                 copy.write_row((app_id, *_columns(row)))
-        _copy_segment_fields(self._conn, app_id, _segment_fields(rows)[0])
+        _copy_segment_fields(self._conn, app_id, segment_rows.split(rows)[0])
 
     def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None:
         keys = list(keys)
@@ -908,7 +908,7 @@ _FIELD_TYPES = ["text"] * 8 + ["float8"] * 2 + ["text"] * 2 + ["jsonb"] * 3
 _PUT_SEGMENT_FIELDS = (
     f"INSERT INTO segment_fields (app_id, {segment_rows.COLUMNS}) {{rows}}"
     " ON CONFLICT (app_id, k) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in segment_rows.COLUMNS.split(", ")[1:])
+    + ", ".join(f"{c} = excluded.{c}" for c in segment_rows.COLUMN_NAMES[1:])
 )
 _SEGMENT_VALUES = "VALUES (%s, " + ", ".join(f"%s::{t}" for t in _FIELD_TYPES) + ")"
 _SEGMENT_ARRAYS = (
@@ -921,21 +921,6 @@ _SEGMENT_ARRAYS = (
 )
 
 
-def _segment_fields(
-    endpoints: Iterable[StoredEndpoint],
-) -> tuple[list[SegmentRow], list[str]]:
-    """The segment rows of the active endpoints among `endpoints`, and the other keys."""
-    active: list[SegmentRow] = []
-    inactive: list[str] = []
-    for e in endpoints:
-        row = segment_rows.segment_row(e.key, e.user_id, e.status, e.doc)
-        if row is None:
-            inactive.append(e.key)
-        else:
-            active.append(row)
-    return active, inactive
-
-
 def _field_arrays(rows: list[SegmentRow]) -> list[list[Any]]:
     return (
         [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * len(_FIELD_NAMES)
@@ -943,17 +928,17 @@ def _field_arrays(rows: list[SegmentRow]) -> list[list[Any]]:
 
 
 def _copy_segment_fields(conn: Connection, app_id: str, rows: Iterable[SegmentRow]) -> None:
-    json_fields = range(len(_FIELD_NAMES) - 3, len(_FIELD_NAMES))
     with conn.cursor().copy(
         f"COPY segment_fields (app_id, {segment_rows.COLUMNS}) FROM STDIN (FORMAT BINARY)"
     ) as copy:
         copy.set_types(["text", *_FIELD_TYPES])
         for row in rows:
-            values: list[Any] = [app_id, *row]
-            for n in json_fields:
-                if values[n + 1] is not None:
-                    values[n + 1] = Jsonb(values[n + 1], dumps=_as_is)
-            copy.write_row(values)
+            # A binary COPY wants jsonb as jsonb: the JSON text goes as it is, not quoted.
+            values = (
+                Jsonb(v, dumps=_as_is) if t == "jsonb" and v is not None else v
+                for v, t in zip(row, _FIELD_TYPES, strict=True)
+            )
+            copy.write_row((app_id, *values))
 
 
 def _as_is(text: str) -> str:
@@ -966,7 +951,7 @@ def _fill_segment_fields(conn: Connection) -> None:
         endpoints.execute(ACTIVE_ENDPOINT_ROWS_SQL)
         while batch := endpoints.fetchmany(10_000):
             for app_id, stored_rows in by_app(batch).items():
-                _copy_segment_fields(conn, app_id, _segment_fields(stored_rows)[0])
+                _copy_segment_fields(conn, app_id, segment_rows.split(stored_rows)[0])
 
 
 def _lost(conn: Connection, error: psycopg.OperationalError) -> bool:

@@ -10,9 +10,13 @@ attribute names that collide once cut have their values merged.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, NamedTuple
 
 import msgspec
+
+if TYPE_CHECKING:
+    from openpinpoint.store.base import StoredEndpoint
 
 ACTIVE = "ACTIVE"
 _MAP_MARKS = {"Attributes": "A", "UserAttributes": "U"}
@@ -77,10 +81,9 @@ class SegmentRow(NamedTuple):
     metrics: str | None
 
 
-COLUMNS = (
-    "k, user_id, channel, app_version, make, model, platform, country, latitude, longitude,"
-    " effective, terms, attributes, user_attributes, metrics"
-)
+COLUMN_NAMES = ("k", *SegmentRow._fields[1:])
+"""The table's names for SegmentRow's fields (the key is `k`)."""
+COLUMNS = ", ".join(COLUMN_NAMES)
 
 
 def term(map_name: str, name: str, value: str) -> str:
@@ -137,10 +140,31 @@ def segment_row(key: str, user_id: str | None, status: str, doc: str) -> Segment
         location.longitude,
         cut(found.effective_date),
         _encode(
-            [["A", n, v] for n, values in attributes.items() for v in values]
-            + [["U", n, v] for n, values in user_attributes.items() for v in values]
+            [
+                [_MAP_MARKS[map_name], n, v]
+                for map_name, found_map in (
+                    ("Attributes", attributes),
+                    ("UserAttributes", user_attributes),
+                )
+                for n, values in found_map.items()
+                for v in values
+            ]
         ).decode(),
         _encode(attributes).decode() if attributes else None,
         _encode(user_attributes).decode() if user_attributes else None,
         _encode(metrics).decode() if metrics else None,
     )
+
+
+def split(endpoints: Iterable[StoredEndpoint]) -> tuple[list[SegmentRow], list[str]]:
+    """The rows of the ACTIVE endpoints among `endpoints`, and the keys of the others (whose
+    rows, if any, must go)."""
+    active: list[SegmentRow] = []
+    inactive: list[str] = []
+    for e in endpoints:
+        row = segment_row(e.key, e.user_id, e.status, e.doc)
+        if row is None:
+            inactive.append(e.key)
+        else:
+            active.append(row)
+    return active, inactive

@@ -212,15 +212,9 @@ def _put_segment_fields(
 ) -> None:
     """Keep `segment_fields` beside the endpoints just written: a row for each active one,
     none for the others."""
-    active, inactive = [], []
-    for e in endpoints:
-        row = segment_rows.segment_row(e.key, e.user_id, e.status, e.doc)
-        if row is None:
-            inactive.append((app_id, e.key))
-        else:
-            active.append((app_id, *row))
-    conn.executemany(PUT_SEGMENT_FIELDS_SQL, active)
-    conn.executemany(DELETE_SEGMENT_FIELDS_SQL, inactive)
+    active, inactive = segment_rows.split(endpoints)
+    conn.executemany(PUT_SEGMENT_FIELDS_SQL, [(app_id, *row) for row in active])
+    conn.executemany(DELETE_SEGMENT_FIELDS_SQL, [(app_id, key) for key in inactive])
 
 
 def _fill_segment_fields(conn: sqlite3.Connection) -> None:
