@@ -197,8 +197,16 @@ class MemoryTx(WriteTx):
     # Segments are evaluated by SQL; the core's tests that use this double never need them.
 
     def segment_members(
-        self, app_id: str, predicate: Predicate, after_key: str, limit: int
+        self,
+        app_id: str,
+        predicate: Predicate,
+        after_key: str,
+        limit: int,
+        until_key: str | None = None,
     ) -> list[EndpointResponse]:
+        raise NotImplementedError("MemoryTx does not evaluate segments")
+
+    def segment_window_end(self, app_id: str, after_key: str, rows: int) -> str | None:
         raise NotImplementedError("MemoryTx does not evaluate segments")
 
     def count_segment(self, app_id: str, predicate: Predicate) -> dict[str, int]:

@@ -43,4 +43,4 @@ def test_s8_segment_bench_reports_every_segment_beside_the_targets(
     assert set(report["segments"]) == {"three-dimensions", "gps-radius", "two-groups-with-source"}
     for found in report["segments"].values():
         assert 0 < found["members"] < 600
-        assert {"count_target_met", "export_target_met"} <= set(found)
+        assert {"count_target_met", "export_vs_same_size_app", "export_target_met"} <= set(found)

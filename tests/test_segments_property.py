@@ -38,8 +38,21 @@ DATES = [
     "2024-05-02T01:00:00+02:00",
     "2023-12-31T23:59:59.999Z",
 ]
-NAMES = ["a", "b"]
-PLACES = [(48.8566, 2.3522), (51.5074, -0.1278), (40.7128, -74.006), (48.9, 2.4), (0.0, 0.0)]
+# Plain names, one that SQLite's JSON path syntax would misread unquoted, and one that it
+# cannot quote (store/segment_sql.py looks these up member by member).
+NAMES = ["a", "b", "é.[0] *", 'q"\\']
+# Near each other, across the antimeridian, and near a pole: the GPS prefilter's edges.
+PLACES = [
+    (48.8566, 2.3522),
+    (51.5074, -0.1278),
+    (40.7128, -74.006),
+    (48.9, 2.4),
+    (0.0, 0.0),
+    (64.8, 179.9),
+    (64.9, -179.8),
+    (89.5, 40.0),
+    (88.9, -140.0),
+]
 
 values = st.lists(st.sampled_from(WORDS), min_size=1, max_size=3)
 

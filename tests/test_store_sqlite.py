@@ -245,3 +245,32 @@ def test_a_read_of_several_statements_sees_one_snapshot(tmp_path: Path) -> None:
     assert counts == (2, 2)  # the second run saw late-1, and not late-2
     assert total == 3
     assert attempts == {"read": 2, "one": 1}
+
+
+def test_a_scan_runs_beside_the_loop_on_one_snapshot(tmp_path: Path) -> None:
+    """A scan (a long read: a segment's page) leaves the event loop free while it runs, so
+    the server's other requests go on; and, like any read, it sees one snapshot."""
+    app_id = "a" * 32
+    counted = concurrent.futures.Future[None]()
+    loop_served = concurrent.futures.Future[bool]()
+
+    def scan(tx: ReadTx) -> tuple[int, bool, int]:
+        before = tx.count_endpoints(app_id)
+        counted.set_result(None)
+        # Only a loop left free can write and read meanwhile and answer.
+        served = loop_served.result(timeout=30)
+        return before, served, tx.count_endpoints(app_id)
+
+    async def scenario() -> tuple[int, bool, int]:
+        store = _store(tmp_path)
+        await store.write(lambda tx: tx.insert_app(_app(app_id)))
+        scanning = asyncio.ensure_future(store.scan(scan))
+        await asyncio.wrap_future(counted)
+        await store.write(lambda tx: tx.put_endpoint(app_id, _endpoint("e1")))
+        loop_served.set_result(await store.read(lambda tx: tx.count_endpoints(app_id)) == 1)
+        try:
+            return await scanning
+        finally:
+            await store.close()
+
+    assert asyncio.run(scenario()) == (0, True, 0)

@@ -31,15 +31,13 @@ from typing import TypeVar
 import msgspec
 from msgspec import UNSET, Struct
 
-from openpinpoint.core import apps, endpoints, formats, segments
+from openpinpoint.core import apps, endpoints, export_pieces, formats, segments
 from openpinpoint.core.access import FULL_ACCESS, Access
 from openpinpoint.core.endpoints import Origin, Stamp
 from openpinpoint.core.errors import BadRequest, Forbidden, NotFound
 from openpinpoint.core.formats import HeaderError, Row
-from openpinpoint.core.predicates import Predicate
 from openpinpoint.core.segment_shapes import MAX_NAME
 from openpinpoint.core.shapes import (
-    EndpointResponse,
     ExportJobResource,
     ExportJobResponse,
     ExportJobsResponse,
@@ -66,8 +64,6 @@ log = logging.getLogger("openpinpoint.jobs")
 T = TypeVar("T")
 
 UNFINISHED = ("CREATED", "PROCESSING")
-PAGE_ENDPOINTS = 1_000
-PIECE_ENDPOINTS = 10_000
 IMPORT_CHUNK_ROWS = 1_000
 MAX_FAILURES_LISTED = 100
 MAX_ATTEMPTS = 3
@@ -494,48 +490,29 @@ class JobRunner:
 
     async def _export(self, app_id: str, state: ExportState, progress: Progress) -> None:
         job = state.job
-        # A segment's size would cost a scan of the app as long as the export's own: the
-        # app's size bounds TotalPieces until the last piece fixes it.
-        total = await self.store.read(lambda tx: tx.count_endpoints(app_id))
-        await self._start(app_id, state, -(-total // PIECE_ENDPOINTS))
+        # A segment's size would cost a pass over the app as long as the export's own, and
+        # so would the app's, nearly, for a small segment: its TotalPieces counts the
+        # pieces made and one more, until the last piece fixes it.
+        segmented = job.definition.segment_id is not UNSET
+        total = 0 if segmented else await self.store.read(lambda tx: tx.count_endpoints(app_id))
+        await self._start(app_id, state, -(-total // export_pieces.PIECE_ENDPOINTS))
         progress(state)
-        # The next piece is read while this one is written: the database's part of a read
-        # (most of a segment's) runs beside the encoding and compressing.
-        reading = asyncio.ensure_future(self._read_piece(app_id, job.definition, state.after_key))
-        try:
-            while piece := await reading:
-                last = len(piece) < PIECE_ENDPOINTS
-                after = endpoint_key(str(piece[-1].id))
-                if not last:
-                    reading = asyncio.ensure_future(self._read_piece(app_id, job.definition, after))
+        reading = export_pieces.pieces(self.store, app_id, job.definition, state.after_key)
+        async with contextlib.aclosing(reading):
+            async for piece in reading:
+                last = len(piece) < export_pieces.PIECE_ENDPOINTS
                 data = await asyncio.to_thread(formats.export_lines, app_id, piece)
                 url = piece_url(job.definition.s3_url_prefix, job.id, _count(job.completed_pieces))
                 await asyncio.to_thread(self.files.write, url, data)
-                state.after_key = after
+                state.after_key = endpoint_key(str(piece[-1].id))
                 job.completed_pieces = _count(job.completed_pieces) + 1
-                job.total_pieces = max(_count(job.total_pieces), job.completed_pieces)
+                more = segmented and not last
+                job.total_pieces = max(_count(job.total_pieces), job.completed_pieces + more)
                 job.total_processed = _count(job.total_processed) + len(piece)
                 await self._save(app_id, state)
                 progress(state)
-                if last:
-                    break
-        finally:
-            reading.cancel()
         job.total_pieces = _count(job.completed_pieces)
         await self._end(app_id, state, "COMPLETED")
-
-    async def _read_piece(
-        self, app_id: str, definition: ExportJobResource, after: str
-    ) -> list[EndpointResponse]:
-        """Up to PIECE_ENDPOINTS endpoints (or segment members) whose keys follow `after`."""
-        piece: list[EndpointResponse] = []
-        while len(piece) < PIECE_ENDPOINTS:
-            page = await self.store.read(_endpoint_page(app_id, definition, after))
-            piece += page
-            if len(page) < PAGE_ENDPOINTS:
-                break
-            after = endpoint_key(str(page[-1].id))
-        return piece
 
     async def _import(self, app_id: str, state: ImportState, progress: Progress) -> None:
         definition = state.job.definition
@@ -655,26 +632,6 @@ class JobRunner:
             if claimed is not None:
                 log.info("resuming %s job %s of app %s", record.type, record.id, record.app_id)
                 self.launch(record.app_id, record.id)
-
-
-def _segment(tx: ReadTx, app_id: str, definition: ExportJobResource) -> Predicate | None:
-    """The members an export is limited to (S7), or None for the whole app."""
-    if definition.segment_id is UNSET:
-        return None
-    version = definition.segment_version or None
-    return segments.predicate(tx, app_id, definition.segment_id, version, datetime.now(UTC))
-
-
-def _endpoint_page(
-    app_id: str, definition: ExportJobResource, after: str
-) -> Callable[[ReadTx], list[EndpointResponse]]:
-    def read(tx: ReadTx) -> list[EndpointResponse]:
-        segment = _segment(tx, app_id, definition)
-        if segment is None:
-            return tx.list_endpoints(app_id, after, PAGE_ENDPOINTS)
-        return tx.segment_members(app_id, segment, after, PAGE_ENDPOINTS)
-
-    return read
 
 
 def _adopt(state: ImportState, after: State) -> None:

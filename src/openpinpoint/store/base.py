@@ -231,10 +231,22 @@ class ReadTx(Protocol):
         ...
 
     def segment_members(
-        self, app_id: str, predicate: Predicate, after_key: str, limit: int
+        self,
+        app_id: str,
+        predicate: Predicate,
+        after_key: str,
+        limit: int,
+        until_key: str | None = None,
     ) -> list[EndpointResponse]:
         """Up to `limit` ACTIVE endpoints of the app that satisfy `predicate`, in the order
-        and from the position of `list_endpoints`; evaluated by the database (S8)."""
+        and from the position of `list_endpoints`, none after `until_key` when it is given;
+        evaluated by the database (S8)."""
+        ...
+
+    def segment_window_end(self, app_id: str, after_key: str, rows: int) -> str | None:
+        """The key of the `rows`-th ACTIVE endpoint after `after_key`, in key order, or
+        None when fewer follow: the end of a window of the app that one reader can pass
+        over while another reads the next (`segment_members` with `until_key`)."""
         ...
 
     def count_segment(self, app_id: str, predicate: Predicate) -> dict[str, int]:
@@ -319,6 +331,12 @@ class Store(Protocol):
     async def read(self, fn: Callable[[ReadTx], T]) -> T:
         """`fn`'s answer from one consistent view of the store. `fn` may run more than once,
         from the start (`NeedsSnapshot`, a lost connection): it only reads, through `tx`."""
+        ...
+
+    async def scan(self, fn: Callable[[ReadTx], T]) -> T:
+        """`read`, for a read that passes over much of an app (a page of a segment's
+        members): run beside the server's other work, so that it neither holds up their
+        requests nor waits for the caller's own work between pages."""
         ...
 
     async def write(self, fn: Callable[[WriteTx], T]) -> T: ...

@@ -870,18 +870,40 @@ class PostgresTx(WriteTx):
     # Segments: one query per segment, compiled from its predicate (store/segment_sql.py).
 
     def segment_members(
-        self, app_id: str, predicate: Predicate, after_key: str, limit: int
+        self,
+        app_id: str,
+        predicate: Predicate,
+        after_key: str,
+        limit: int,
+        until_key: str | None = None,
     ) -> list[EndpointResponse]:
-        sql, params = PostgresSegmentSql().members_query(app_id, predicate, after_key, limit)
-        # The planner cannot estimate the condition, and guesses that sorting every match
-        # beats walking the primary key in order; walking stops after `limit` members, so a
-        # page costs what it returns, not a scan of the app (for this transaction only).
-        self._execute("SET LOCAL enable_sort = off")
+        sql, params = PostgresSegmentSql().members_query(
+            app_id, predicate, after_key, limit, until_key
+        )
+        self._walk_the_key()
         return [decode_endpoint(doc) for (doc,) in self._execute(sql, tuple(params))]
 
     def count_segment(self, app_id: str, predicate: Predicate) -> dict[str, int]:
         sql, params = PostgresSegmentSql().count_query(app_id, predicate)
         return {channel: count for channel, count in self._execute(sql, tuple(params))}
+
+    def segment_window_end(self, app_id: str, after_key: str, rows: int) -> str | None:
+        sql, params = PostgresSegmentSql().window_end_query(app_id, after_key, rows)
+        self._walk_the_key()
+        row = self._execute(sql, tuple(params)).fetchone()
+        return str(row[0]) if row else None
+
+    def _walk_the_key(self) -> None:
+        """Plan this transaction's pages and windows of a segment as walks along the
+        primary key. The planner cannot estimate a segment's condition, and guesses that
+        sorting every match beats walking the key in order; the walk stops after `limit`
+        members or at the window's end, so a page costs the rows it passes over, not a
+        scan of the app. Nor are workers started for a page: the export reads windows
+        side by side itself, and starting them cost more than the page."""
+        self._execute(
+            "SELECT set_config('enable_sort', 'off', true),"
+            " set_config('max_parallel_workers_per_gather', '0', true)"
+        )
 
 
 _ENDPOINTS = "SELECT app_id, id_key, user_id, address, doc FROM endpoints WHERE app_id = %s"
@@ -1109,6 +1131,10 @@ class PostgresStore:
         self._connections = _Connections(url, size, wait)
 
     async def read(self, fn: Callable[[ReadTx], T]) -> T:
+        return await self._run(fn, write=False)
+
+    async def scan(self, fn: Callable[[ReadTx], T]) -> T:
+        # The database passes over the rows in its own process while the loop goes on.
         return await self._run(fn, write=False)
 
     async def write(self, fn: Callable[[WriteTx], T]) -> T:

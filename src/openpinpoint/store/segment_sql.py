@@ -40,18 +40,34 @@ class SegmentSql:
         self.params: list[Any] = []
 
     def members_query(
-        self, app_id: str, pred: p.Predicate, after_key: str, limit: int
+        self,
+        app_id: str,
+        pred: p.Predicate,
+        after_key: str,
+        limit: int,
+        until_key: str | None = None,
     ) -> tuple[str, list[Any]]:
-        """The documents of up to `limit` members whose key sorts after `after_key`: the
-        narrow rows are walked in key order and joined to their endpoints only once they
-        match, so a page costs the rows it passes over, not a scan of the app. (SQLite
-        keeps the tables of a CROSS JOIN in the order written; PostgreSQL plans it as the
-        inner join it is.)"""
+        """The documents of up to `limit` members whose key sorts after `after_key` (and
+        not after `until_key`): the narrow rows are walked in key order and joined to
+        their endpoints only once they match, so a page costs the rows it passes over, not
+        a scan of the app. (SQLite keeps the tables of a CROSS JOIN in the order written;
+        PostgreSQL plans it as the inner join it is.)"""
         where = self._where(app_id, pred, after_key)
+        if until_key is not None:
+            where += f" AND s.k <= {self.bind(until_key)}"
         return (
             "SELECT e.doc FROM segment_fields AS s CROSS JOIN endpoints AS e"
             f" WHERE e.app_id = s.app_id AND e.id_key = s.k AND {where}"
             f" ORDER BY s.k LIMIT {self.bind(limit)}",
+            self.params,
+        )
+
+    def window_end_query(self, app_id: str, after_key: str, rows: int) -> tuple[str, list[Any]]:
+        """The key `rows` segment rows after `after_key` (walking the key, no condition)."""
+        app, after, skip = self.bind(app_id), self.bind(after_key), self.bind(rows - 1)
+        return (
+            f"SELECT k FROM segment_fields WHERE app_id = {app} AND k > {after}"
+            f" ORDER BY k LIMIT 1 OFFSET {skip}",
             self.params,
         )
 
@@ -125,19 +141,35 @@ class SegmentSql:
         return f"coalesce({lowered} IN ({self.bind(*pred.values)}), FALSE)"
 
     def within(self, pred: p.Within) -> str:
-        # The latitudes farther than `km` along a meridian cannot be within range (the
-        # great-circle distance is at least that), so a plain comparison spares most rows
-        # the trigonometry; the margin covers rounding. The haversine decides the rest.
-        reach = math.degrees(pred.km / p.EARTH_RADIUS_KM) + 1e-6
-        low, high = self.bind(pred.latitude - reach), self.bind(pred.latitude + reach)
+        # Plain comparisons spare most rows the trigonometry. A point farther than `km`
+        # along a meridian cannot be within range (the great-circle distance is at least
+        # that); nor can one whose longitude differs from the centre's by more than the
+        # cap's widest, asin(sin r / cos latitude), when the cap holds no pole and crosses
+        # no antimeridian (else the band is left out). The margins cover rounding; the
+        # haversine decides the rest.
+        arc = pred.km / p.EARTH_RADIUS_KM
+        reach = math.degrees(arc) + 1e-6
+        bands = [
+            f"s.latitude BETWEEN {self.bind(pred.latitude - reach)}"
+            f" AND {self.bind(pred.latitude + reach)}"
+        ]
+        if abs(pred.latitude) + reach < 89:
+            spread = (
+                math.degrees(math.asin(math.sin(arc) / math.cos(math.radians(pred.latitude))))
+                + 1e-6
+            )
+            west, east = pred.longitude - spread, pred.longitude + spread
+            if west >= -180 and east <= 180:
+                bands.append(f"s.longitude BETWEEN {self.bind(west)} AND {self.bind(east)}")
         m = self.MARK
         self.params += [pred.latitude, pred.longitude, pred.latitude, pred.km]
+        # CASE, because SQLite computes both sides of an AND inside a function's argument.
         # The same formula, in the same order, as the tests' reference evaluator.
         return (
-            f"coalesce(s.latitude BETWEEN {low} AND {high} AND 2 * {p.EARTH_RADIUS_KM!r}"
+            f"CASE WHEN {' AND '.join(bands)} THEN coalesce(2 * {p.EARTH_RADIUS_KM!r}"
             f" * asin({self.LEAST}(1, sqrt(power(sin(radians(s.latitude - {m}) / 2), 2)"
             f" + power(sin(radians(s.longitude - {m}) / 2), 2) * cos(radians({m}))"
-            f" * cos(radians(s.latitude))))) <= {m}, FALSE)"
+            f" * cos(radians(s.latitude))))) <= {m}, FALSE) ELSE FALSE END"
         )
 
     def members(self, pred: p.Members) -> str:
@@ -166,6 +198,17 @@ _FIELD_COLUMNS: dict[p.Field, str] = {
 _MAP_COLUMNS = {"Attributes": "s.attributes", "UserAttributes": "s.user_attributes"}
 
 
+def _label_path(name: str) -> str | None:
+    """The JSON path of the member `name` of a map, where SQLite can look it up directly:
+    its path syntax has no escapes, and it matches a label against the member's JSON text
+    as written, so only a name that the row's encoder writes as it is (no quote,
+    backslash or control character) has one. Any other name is compared member by member
+    (json_each), which is slower and as exact."""
+    if any(c in '"\\' or c < " " for c in name):
+        return None
+    return f'$."{name}"'
+
+
 class SqliteSegmentSql(SegmentSql):
     """SQLite: columns, and the JSON1 functions over the small attribute and metric maps."""
 
@@ -177,20 +220,30 @@ class SqliteSegmentSql(SegmentSql):
     )
 
     def attribute(self, pred: p.AttributeTest) -> str:
-        name = self.bind(pred.name)
+        column = _MAP_COLUMNS[pred.map]
+        path = _label_path(pred.name)
+        if path is None:
+            name = self.bind(pred.name)
+            test = self.value_test(pred, "v.value", self.INSTANT)
+            return (
+                f"EXISTS (SELECT 1 FROM json_each({column}) AS a,"
+                f" json_each(a.value) AS v WHERE a.key = {name} AND {test})"
+            )
+        values = self.bind(path)
         test = self.value_test(pred, "v.value", self.INSTANT)
-        return (
-            f"EXISTS (SELECT 1 FROM json_each({_MAP_COLUMNS[pred.map]}) AS a,"
-            f" json_each(a.value) AS v WHERE a.key = {name} AND {test})"
-        )
+        return f"EXISTS (SELECT 1 FROM json_each({column}, {values}) AS v WHERE {test})"
 
     def metric(self, pred: p.MetricTest) -> str:
-        name = self.bind(pred.name)
-        value = self.bind(pred.value)
-        return (
-            "EXISTS (SELECT 1 FROM json_each(s.metrics) AS m"
-            f" WHERE m.key = {name} AND m.value {_METRIC_OPS[pred.op]} {value})"
-        )
+        path = _label_path(pred.name)
+        if path is None:
+            name = self.bind(pred.name)
+            value = self.bind(pred.value)
+            return (
+                "EXISTS (SELECT 1 FROM json_each(s.metrics) AS m"
+                f" WHERE m.key = {name} AND m.value {_METRIC_OPS[pred.op]} {value})"
+            )
+        found = f"json_extract(s.metrics, {self.bind(path)})"
+        return f"coalesce({found} {_METRIC_OPS[pred.op]} {self.bind(pred.value)}, FALSE)"
 
     def key_list(self, keys: tuple[str, ...]) -> str:
         return f"SELECT value FROM json_each({self.bind(json.dumps(keys))})"

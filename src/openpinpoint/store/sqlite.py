@@ -11,9 +11,11 @@ every commit acknowledged before them.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +30,7 @@ except ImportError:  # Windows
 
 from openpinpoint.core.predicates import Predicate
 from openpinpoint.core.shapes import EndpointResponse, encode
+from openpinpoint.core.values import endpoint_key
 from openpinpoint.store import segment_rows
 from openpinpoint.store.base import (
     ACTIVE_ENDPOINT_ROWS_SQL,
@@ -130,6 +133,8 @@ MIGRATIONS: dict[int, tuple[str | Callable[[sqlite3.Connection], None], ...]] = 
 # delay the answers to thousands of callers.
 MAX_GROUP = 512
 BUSY_TIMEOUT_MS = 30_000
+SCAN_THREADS = min(4, os.cpu_count() or 1)
+"""Scans (`SQLiteStore.scan`) that may run at once, each on its own thread and connection."""
 
 # Without statistics SQLite's planner prefers the primary key's `app_id` prefix, a scan of
 # the whole app, over these indexes; INDEXED BY keeps each user and address lookup
@@ -248,6 +253,9 @@ def migrate(conn: sqlite3.Connection) -> int:
         conn.execute("ROLLBACK")
         raise
     return SCHEMA_VERSION
+
+
+_decode_endpoints = msgspec.json.Decoder(list[EndpointResponse]).decode
 
 
 class SQLiteTx(WriteTx):
@@ -489,14 +497,35 @@ class SQLiteTx(WriteTx):
     # Segments: one query per segment, compiled from its predicate (store/segment_sql.py).
 
     def segment_members(
-        self, app_id: str, predicate: Predicate, after_key: str, limit: int
+        self,
+        app_id: str,
+        predicate: Predicate,
+        after_key: str,
+        limit: int,
+        until_key: str | None = None,
     ) -> list[EndpointResponse]:
-        sql, params = SqliteSegmentSql().members_query(app_id, predicate, after_key, limit)
-        return self._docs(sql, tuple(params))
+        sql, params = SqliteSegmentSql().members_query(
+            app_id, predicate, after_key, limit, until_key
+        )
+        # One row holding every document: SQLite passes over the app in one step, with the
+        # GIL released throughout, where a row per member would take the GIL back for each
+        # (and, on a scan thread, wait for it behind the loop). The aggregate keeps no
+        # order, so the page is sorted again.
+        (joined,) = self._conn.execute(
+            f"SELECT '[' || group_concat(doc) || ']' FROM ({sql})", params
+        ).fetchone()
+        page = _decode_endpoints(joined) if joined else []
+        page.sort(key=lambda endpoint: endpoint_key(str(endpoint.id)))
+        return page
 
     def count_segment(self, app_id: str, predicate: Predicate) -> dict[str, int]:
         sql, params = SqliteSegmentSql().count_query(app_id, predicate)
         return {channel: count for channel, count in self._conn.execute(sql, params)}
+
+    def segment_window_end(self, app_id: str, after_key: str, rows: int) -> str | None:
+        sql, params = SqliteSegmentSql().window_end_query(app_id, after_key, rows)
+        row = self._conn.execute(sql, params).fetchone()
+        return str(row[0]) if row else None
 
 
 class _WriterTurn:
@@ -647,6 +676,14 @@ class SQLiteStore:
         self._single_read_tx = SQLiteTx(self._one_statement)  # type: ignore[arg-type]
         self._writer = _GroupCommitWriter(writer_conn, self._turn)
         self._writer_conn = writer_conn
+        # Reads on the loop's thread hold the loop while SQLite steps; a scan steps over
+        # many rows per answer, with the GIL released, on threads with connections of
+        # their own, as many as there are cores to step on.
+        self._scanners = threading.local()
+        self._scan_conns: list[sqlite3.Connection] = []
+        self._scan_threads = concurrent.futures.ThreadPoolExecutor(
+            max_workers=SCAN_THREADS, thread_name_prefix="openpinpoint-scan"
+        )
 
     async def read(self, fn: Callable[[ReadTx], T]) -> T:
         # First as one statement, its own snapshot, without BEGIN and COMMIT (two of the
@@ -662,11 +699,29 @@ class SQLiteStore:
         finally:
             self._reader.execute("COMMIT")
 
+    async def scan(self, fn: Callable[[ReadTx], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._scan_threads, self._scan, fn)
+
+    def _scan(self, fn: Callable[[ReadTx], T]) -> T:
+        conn: sqlite3.Connection | None = getattr(self._scanners, "conn", None)
+        if conn is None:
+            conn = self._scanners.conn = _connect(self.path)
+            conn.execute("PRAGMA query_only = 1")
+            self._scan_conns.append(conn)
+        conn.execute("BEGIN")
+        try:
+            return fn(SQLiteTx(conn))
+        finally:
+            conn.execute("COMMIT")
+
     async def write(self, fn: Callable[[WriteTx], T]) -> T:
         return await self._writer.write(fn)
 
     async def close(self) -> None:
         await self._writer.wait_idle()
+        self._scan_threads.shutdown()
+        for conn in self._scan_conns:
+            conn.close()
         self._turn.close()
         self._writer_conn.close()
         self._reader.close()
