@@ -18,6 +18,7 @@ from openpinpoint.store.base import (
     decode_endpoint,
     stored_endpoint,
 )
+from openpinpoint.store.segment_rows import Split
 
 
 class MemoryTx(WriteTx):
@@ -99,7 +100,9 @@ class MemoryTx(WriteTx):
         assert isinstance(endpoint.id, str)
         self.endpoints[(app_id, endpoint_key(endpoint.id))] = self._copy(endpoint)
 
-    def put_endpoints(self, app_id: str, endpoints: Iterable[StoredEndpoint]) -> None:
+    def put_endpoints(
+        self, app_id: str, endpoints: Iterable[StoredEndpoint], rows: Split | None = None
+    ) -> None:
         for endpoint in endpoints:
             self.endpoints[(app_id, endpoint.key)] = decode_endpoint(endpoint.doc)
 

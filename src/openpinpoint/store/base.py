@@ -19,6 +19,7 @@ from msgspec import Struct
 from openpinpoint.core.predicates import Predicate
 from openpinpoint.core.shapes import EndpointResponse, encode, user_id_of
 from openpinpoint.core.values import endpoint_key
+from openpinpoint.store.segment_rows import Split
 
 T = TypeVar("T")
 
@@ -278,9 +279,13 @@ class WriteTx(ReadTx, Protocol):
         """Insert or replace the endpoint stored under its case-folded id."""
         ...
 
-    def put_endpoints(self, app_id: str, endpoints: Iterable[StoredEndpoint]) -> None:
+    def put_endpoints(
+        self, app_id: str, endpoints: Iterable[StoredEndpoint], rows: Split | None = None
+    ) -> None:
         """Insert or replace each (`stored_endpoint` makes one of an `EndpointResponse`),
-        in order, in as few statements as the backend allows."""
+        in order, in as few statements as the backend allows, with its segment row or
+        without one (`segment_rows.split`). `rows` is that split of `endpoints`, when the
+        caller made it already (outside the transaction, where it holds up no write)."""
         ...
 
     def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None: ...

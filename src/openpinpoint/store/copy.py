@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from openpinpoint.store import segment_rows
 from openpinpoint.store.base import (
     ATTRIBUTE_KINDS,
     SERVER_SCOPE,
@@ -132,22 +133,49 @@ async def _copy_app(
 
     await target.write(insert)
     await _copy_resources(source, target, app.id)
-    # The next page is read while the last one is written (and, on SQLite, fsynced).
     writing: asyncio.Task[None] | None = None
     after = ""
     try:
         while page := await source.read(partial(_endpoints_page, app.id, after)):
             after = page[-1].key
+            # Made here, not in the write: the rows of this page are computed while the
+            # last page commits.
+            rows = segment_rows.split(page)
             if writing is not None:
                 await writing
-            writing = asyncio.create_task(_put_page(target, app.id, page, on_copied))
+            writing, written = _start_page(target, app.id, page, rows, on_copied)
+            await asyncio.wait((written, writing), return_when=asyncio.FIRST_COMPLETED)
     finally:
         if writing is not None:
             await writing
 
 
-async def _put_page(
-    target: Store, app_id: str, page: list[StoredEndpoint], on_copied: Callable[[int], None]
-) -> None:
-    await target.write(lambda tx: tx.put_endpoints(app_id, page))
-    on_copied(len(page))
+def _start_page(
+    target: Store,
+    app_id: str,
+    page: list[StoredEndpoint],
+    rows: segment_rows.Split,
+    on_copied: Callable[[int], None],
+) -> tuple[asyncio.Task[None], asyncio.Future[None]]:
+    """The task that writes `page`, and a future done once the page is in the transaction,
+    when what is left of the write is its commit (on SQLite an fsync, on a worker thread):
+    the next page is read and made ready meanwhile."""
+    loop = asyncio.get_running_loop()
+    written: asyncio.Future[None] = loop.create_future()
+
+    def put(tx: WriteTx) -> None:
+        tx.put_endpoints(app_id, page, rows)
+        # Through the loop's queue, from whichever thread the store runs `put` on: the
+        # store takes its next step (sends the commit) before the copy takes its own.
+        loop.call_soon_threadsafe(_settle, written)
+
+    async def write() -> None:
+        await target.write(put)
+        on_copied(len(page))
+
+    return asyncio.create_task(write()), written
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():  # `put` may run again (a write that met a lock)
+        future.set_result(None)

@@ -655,17 +655,22 @@ class PostgresTx(WriteTx):
             defer=True,
         )
 
-    def put_endpoints(self, app_id: str, endpoints: Iterable[StoredEndpoint]) -> None:
+    def put_endpoints(
+        self,
+        app_id: str,
+        endpoints: Iterable[StoredEndpoint],
+        rows: segment_rows.Split | None = None,
+    ) -> None:
         # One statement for all: the last of several endpoints with one key wins, as it
         # would one after the other.
-        rows = {endpoint.key: endpoint for endpoint in endpoints}
-        if len(rows) > BULK_ENDPOINTS:
-            self._put_in_bulk(app_id, rows)
+        latest = {endpoint.key: endpoint for endpoint in endpoints}
+        active, inactive = segment_rows.rows_of(latest, rows)
+        if len(latest) > BULK_ENDPOINTS:
+            self._put_in_bulk(app_id, latest, active)
             return
-        active, inactive = segment_rows.split(rows.values())
         self._write_endpoints(
             app_id,
-            {e.key: (e.user_id, e.address) for e in rows.values()},
+            {e.key: (e.user_id, e.address) for e in latest.values()},
             (
                 "WITH e AS (INSERT INTO endpoints (app_id, id_key, user_id, address, status, doc)"
                 # %b: binary arrays, which psycopg writes without escaping each string.
@@ -674,11 +679,11 @@ class PostgresTx(WriteTx):
                 + _PUT_SEGMENT_FIELDS.format(rows=_SEGMENT_ARRAYS),
                 (
                     app_id,
-                    [e.key for e in rows.values()],
-                    [e.user_id for e in rows.values()],
-                    [e.address and to_column(e.address) for e in rows.values()],
-                    [e.status for e in rows.values()],
-                    [e.doc for e in rows.values()],
+                    [e.key for e in latest.values()],
+                    [e.user_id for e in latest.values()],
+                    [e.address and to_column(e.address) for e in latest.values()],
+                    [e.status for e in latest.values()],
+                    [e.doc for e in latest.values()],
                     app_id,
                     inactive,
                     app_id,
@@ -687,7 +692,9 @@ class PostgresTx(WriteTx):
             ),
         )
 
-    def _put_in_bulk(self, app_id: str, rows: dict[str, StoredEndpoint]) -> None:
+    def _put_in_bulk(
+        self, app_id: str, rows: dict[str, StoredEndpoint], active: list[SegmentRow]
+    ) -> None:
         """Many endpoints at once (`migrate-store`'s pages) under the app's lock, held
         exclusively: every other write in the app holds it shared (`get_app`), so none can
         run beside this one, and the locks of each endpoint, user and address, three per
@@ -701,16 +708,18 @@ class PostgresTx(WriteTx):
             self._locks.flush()
         try:
             with self._conn.transaction():  # a savepoint, to undo a COPY that met a key
-                self._copy_endpoints(app_id, rows.values())
+                self._copy_endpoints(app_id, rows.values(), active)
         except errors.UniqueViolation:
             self._conn.execute(
                 f"WITH gone AS ({_DELETE_SEGMENT_FIELDS} = ANY(%b::text[]))"
                 " DELETE FROM endpoints WHERE app_id = %s AND id_key = ANY(%b::text[])",
                 (app_id, list(rows), app_id, list(rows)),
             )
-            self._copy_endpoints(app_id, rows.values())
+            self._copy_endpoints(app_id, rows.values(), active)
 
-    def _copy_endpoints(self, app_id: str, rows: Collection[StoredEndpoint]) -> None:
+    def _copy_endpoints(
+        self, app_id: str, rows: Collection[StoredEndpoint], active: list[SegmentRow]
+    ) -> None:
         with self._conn.cursor().copy(
             "COPY endpoints (app_id, id_key, user_id, address, status, doc)"
             " FROM STDIN (FORMAT BINARY)"
@@ -718,7 +727,7 @@ class PostgresTx(WriteTx):
             copy.set_types(["text"] * 6)
             for row in rows:
                 copy.write_row((app_id, *_columns(row)))
-        _copy_segment_fields(self._conn, app_id, segment_rows.split(rows)[0])
+        _copy_segment_fields(self._conn, app_id, active)
 
     def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None:
         keys = list(keys)

@@ -10,7 +10,7 @@ attribute names that collide once cut have their values merged.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
 import msgspec
@@ -164,9 +164,17 @@ def segment_row(key: str, user_id: str | None, status: str, doc: str) -> Segment
     )
 
 
-def split(endpoints: Iterable[StoredEndpoint]) -> tuple[list[SegmentRow], list[str]]:
-    """The rows of the ACTIVE endpoints among `endpoints`, and the keys of the others (whose
-    rows, if any, must go)."""
+class Split(NamedTuple):
+    """What `split` makes of some endpoints."""
+
+    active: list[SegmentRow]
+    """The rows of the ACTIVE ones."""
+    inactive: list[str]
+    """The keys of the others, whose rows, if any, must go."""
+
+
+def split(endpoints: Iterable[StoredEndpoint]) -> Split:
+    """The rows of the ACTIVE endpoints among `endpoints`, and the keys of the others."""
     active: list[SegmentRow] = []
     inactive: list[str] = []
     for e in endpoints:
@@ -175,4 +183,16 @@ def split(endpoints: Iterable[StoredEndpoint]) -> tuple[list[SegmentRow], list[s
             inactive.append(e.key)
         else:
             active.append(row)
-    return active, inactive
+    return Split(active, inactive)
+
+
+def rows_of(endpoints: Mapping[str, StoredEndpoint], rows: Split | None) -> Split:
+    """The `split` of `endpoints` (by key): `rows`, when the writer made it already, once
+    checked to hold a row for each ACTIVE endpoint and the key of each other, in order."""
+    if rows is None:
+        return split(endpoints.values())
+    active = [key for key, e in endpoints.items() if e.status == ACTIVE]
+    inactive = [key for key, e in endpoints.items() if e.status != ACTIVE]
+    if [row.key for row in rows.active] != active or rows.inactive != inactive:
+        raise ValueError("the segment rows given are not those of the endpoints written")
+    return rows

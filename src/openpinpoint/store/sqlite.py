@@ -207,12 +207,10 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _put_segment_fields(
-    conn: sqlite3.Connection, app_id: str, endpoints: Iterable[StoredEndpoint]
-) -> None:
+def _put_segment_fields(conn: sqlite3.Connection, app_id: str, rows: segment_rows.Split) -> None:
     """Keep `segment_fields` beside the endpoints just written: a row for each active one,
     none for the others."""
-    active, inactive = segment_rows.split(endpoints)
+    active, inactive = rows
     conn.executemany(PUT_SEGMENT_FIELDS_SQL, [(app_id, *row) for row in active])
     conn.executemany(DELETE_SEGMENT_FIELDS_SQL, [(app_id, key) for key in inactive])
 
@@ -222,7 +220,7 @@ def _fill_segment_fields(conn: sqlite3.Connection) -> None:
     rows = conn.execute(ACTIVE_ENDPOINT_ROWS_SQL)
     while batch := rows.fetchmany(10_000):
         for app_id, endpoints in by_app(batch).items():
-            _put_segment_fields(conn, app_id, endpoints)
+            _put_segment_fields(conn, app_id, segment_rows.split(endpoints))
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -384,14 +382,19 @@ class SQLiteTx(WriteTx):
     def put_endpoint(self, app_id: str, endpoint: EndpointResponse) -> None:
         self.put_endpoints(app_id, [stored_endpoint(endpoint)])
 
-    def put_endpoints(self, app_id: str, endpoints: Iterable[StoredEndpoint]) -> None:
+    def put_endpoints(
+        self,
+        app_id: str,
+        endpoints: Iterable[StoredEndpoint],
+        rows: segment_rows.Split | None = None,
+    ) -> None:
         # The last of several endpoints with one key wins, as it would one after the other.
         latest = {endpoint.key: endpoint for endpoint in endpoints}
         self._conn.executemany(
             PUT_ENDPOINT_SQL,
             [(app_id, *endpoint) for endpoint in latest.values()],
         )
-        _put_segment_fields(self._conn, app_id, latest.values())
+        _put_segment_fields(self._conn, app_id, segment_rows.rows_of(latest, rows))
 
     def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None:
         rows = [(app_id, key) for key in keys]
