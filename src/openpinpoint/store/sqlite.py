@@ -199,6 +199,17 @@ class _OneStatement:
         return self._conn.execute(sql, params)
 
 
+def _as_null(none: None) -> None:
+    return none
+
+
+# The sqlite3 module binds int, float and str as they are but looks every None up as an
+# object to adapt, two attribute lookups that fail, before it binds NULL: 0.29 us a None,
+# most of a segment row's binding (five of its fifteen columns are NULL for a typical
+# endpoint). An adapter registered for None is found at once and binds the same NULL.
+sqlite3.register_adapter(type(None), _as_null)
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
