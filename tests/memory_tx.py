@@ -134,6 +134,9 @@ class MemoryTx(WriteTx):
     ) -> list[StoredEndpoint]:
         return [stored_endpoint(e) for e in self.list_endpoints(app_id, after_key, limit)]
 
+    def list_segment_rows(self, app_id: str, after_key: str, last_key: str) -> None:
+        return None  # no segment rows kept: segments are evaluated over the endpoints
+
     def count_endpoints(self, app_id: str) -> int:
         return sum(1 for a, _ in self.endpoints if a == app_id)
 

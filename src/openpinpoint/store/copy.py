@@ -23,6 +23,7 @@ from openpinpoint.store.base import (
     StoredEndpoint,
     WriteTx,
 )
+from openpinpoint.store.segment_rows import SegmentRow
 
 # Large pages: a page is one multi-row write (on PostgreSQL one COPY, under one lock), so
 # the per-transaction costs, a commit's fsync above all, are paid rarely.
@@ -68,6 +69,10 @@ def _apps_page(after: int, tx: ReadTx) -> list[tuple[int, App]]:
 def _endpoints_page(app_id: str, after: str, tx: ReadTx) -> list[StoredEndpoint]:
     # As stored: the documents travel as the source holds them, never decoded.
     return tx.list_stored_endpoints(app_id, after, PAGE)
+
+
+def _rows_page(app_id: str, after: str, last: str, tx: ReadTx) -> list[SegmentRow] | None:
+    return tx.list_segment_rows(app_id, after, last)
 
 
 async def all_apps(store: Store) -> list[App]:
@@ -137,10 +142,11 @@ async def _copy_app(
     after = ""
     try:
         while page := await source.read(partial(_endpoints_page, app.id, after)):
+            # Here, not in the write: the page's segment rows are read (or made, from a
+            # store that keeps them in another form) while the last page commits.
+            kept = await source.read(partial(_rows_page, app.id, after, page[-1].key))
             after = page[-1].key
-            # Made here, not in the write: the rows of this page are computed while the
-            # last page commits.
-            rows = segment_rows.split(page)
+            rows = segment_rows.split(page) if kept is None else segment_rows.with_kept(page, kept)
             if writing is not None:
                 await writing
             writing, written = _start_page(target, app.id, page, rows, on_copied)

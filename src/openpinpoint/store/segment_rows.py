@@ -10,8 +10,9 @@ attribute names that collide once cut have their values merged.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
@@ -110,8 +111,8 @@ _NO_DEMOGRAPHIC = _Demographic()
 _NO_LOCATION = _Location()
 _ATTRIBUTES_MARK = _MAP_MARKS["Attributes"]
 _USER_MARK = _MAP_MARKS["UserAttributes"]
-_new_row = tuple.__new__
-"""SegmentRow from a tuple, without the named tuple's own `__new__` (a Python function that
+_row_of = partial(tuple.__new__, SegmentRow)
+"""SegmentRow of its values, without the named tuple's own `__new__` (a Python function that
 cost a tenth of a row)."""
 
 
@@ -142,8 +143,7 @@ def segment_row(key: str, user_id: str | None, status: str, doc: str) -> Segment
     channel, app_version, make, model, platform, country, effective = text
     terms = [[_ATTRIBUTES_MARK, n, v] for n, values in attributes.items() for v in values]
     terms += [[_USER_MARK, n, v] for n, values in user_attributes.items() for v in values]
-    return _new_row(
-        SegmentRow,
+    return _row_of(
         (
             key,
             user_id,
@@ -184,6 +184,16 @@ def split(endpoints: Iterable[StoredEndpoint]) -> Split:
         else:
             active.append(row)
     return Split(active, inactive)
+
+
+def as_rows(values: Iterable[Sequence[Any]]) -> list[SegmentRow]:
+    """The rows a store gives back, each its values in the order of `COLUMNS`."""
+    return list(map(_row_of, values))
+
+
+def with_kept(endpoints: Iterable[StoredEndpoint], kept: list[SegmentRow]) -> Split:
+    """The split of `endpoints` whose rows a store kept (`ReadTx.list_segment_rows`)."""
+    return Split(kept, [e.key for e in endpoints if e.status != ACTIVE])
 
 
 def rows_of(endpoints: Mapping[str, StoredEndpoint], rows: Split | None) -> Split:

@@ -44,6 +44,7 @@ from openpinpoint.store.base import (
     decode_endpoint,
     stored_endpoint,
 )
+from openpinpoint.store.segment_rows import SegmentRow
 from openpinpoint.store.segment_sql import SqliteSegmentSql
 
 T = TypeVar("T")
@@ -176,6 +177,10 @@ PUT_SEGMENT_FIELDS_SQL = (
     f" VALUES ({', '.join('?' * (len(segment_rows.SegmentRow._fields) + 1))})"
 )
 DELETE_SEGMENT_FIELDS_SQL = "DELETE FROM segment_fields WHERE app_id = ? AND k = ?"
+LIST_SEGMENT_FIELDS_SQL = (
+    f"SELECT {segment_rows.COLUMNS} FROM segment_fields"
+    " WHERE app_id = ? AND k > ? AND k <= ? ORDER BY k"
+)
 
 RESOURCE_SQL = f"SELECT {Resource.COLUMNS} FROM resources WHERE scope = ? AND kind = ? AND name = ?"
 RESOURCE_LATEST_SQL = RESOURCE_SQL + " ORDER BY version DESC LIMIT 1"
@@ -321,6 +326,11 @@ class SQLiteTx(WriteTx):
             (app_id, after_key, limit),
         )
         return list(map(StoredEndpoint._make, rows))
+
+    def list_segment_rows(self, app_id: str, after_key: str, last_key: str) -> list[SegmentRow]:
+        return segment_rows.as_rows(
+            self._conn.execute(LIST_SEGMENT_FIELDS_SQL, (app_id, after_key, last_key))
+        )
 
     def count_endpoints(self, app_id: str) -> int:
         return self._count("SELECT count(*) FROM endpoints WHERE app_id = ?", (app_id,))
