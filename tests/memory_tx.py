@@ -18,6 +18,7 @@ from openpinpoint.store.base import (
     decode_endpoint,
     stored_endpoint,
 )
+from openpinpoint.store.segment_rows import Split
 
 
 class MemoryTx(WriteTx):
@@ -99,7 +100,9 @@ class MemoryTx(WriteTx):
         assert isinstance(endpoint.id, str)
         self.endpoints[(app_id, endpoint_key(endpoint.id))] = self._copy(endpoint)
 
-    def put_endpoints(self, app_id: str, endpoints: Iterable[StoredEndpoint]) -> None:
+    def put_endpoints(
+        self, app_id: str, endpoints: Iterable[StoredEndpoint], rows: Split | None = None
+    ) -> None:
         for endpoint in endpoints:
             self.endpoints[(app_id, endpoint.key)] = decode_endpoint(endpoint.doc)
 
@@ -130,6 +133,9 @@ class MemoryTx(WriteTx):
         self, app_id: str, after_key: str, limit: int
     ) -> list[StoredEndpoint]:
         return [stored_endpoint(e) for e in self.list_endpoints(app_id, after_key, limit)]
+
+    def list_segment_rows(self, app_id: str, after_key: str, last_key: str) -> None:
+        return None  # no segment rows kept: segments are evaluated over the endpoints
 
     def count_endpoints(self, app_id: str) -> int:
         return sum(1 for a, _ in self.endpoints if a == app_id)

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from conftest import STORES, RunningServer, new_store_url, run_cli, sqlite_url
+from openpinpoint.store import copy
 from openpinpoint.store.base import (
     ATTRIBUTE_KINDS,
     SERVER_SCOPE,
     App,
+    ReadTx,
     Resource,
     StoredEndpoint,
     WriteTx,
 )
 from openpinpoint.store.copy import PAGE, all_apps
 from openpinpoint.store.open import open_store
+
+T = TypeVar("T")
 
 # More endpoints than one copy page, so that paging is exercised.
 BIG_APP_ENDPOINTS = PAGE + 100
@@ -260,3 +265,77 @@ def test_refuses_a_missing_sqlite_source(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "no SQLite database" in result.stderr
     assert not (tmp_path / "typo.db").exists()
+
+
+class _Recorded:
+    """A store whose page reads, write functions run and writes done are noted in `events`."""
+
+    def __init__(self, url: str, events: list[str]) -> None:
+        self._store = open_store(url)
+        self.url = url
+        self._events = events
+
+    async def read(self, fn: Callable[[ReadTx], T]) -> T:
+        found = await self._store.read(fn)
+        if isinstance(found, list) and found and isinstance(found[0], StoredEndpoint):
+            self._events.append(f"read {found[0].key}")
+        return found
+
+    async def write(self, fn: Callable[[WriteTx], T]) -> T:
+        def noted(tx: WriteTx) -> T:
+            result = fn(tx)
+            self._events.append("written")
+            return result
+
+        result = await self._store.write(noted)
+        self._events.append("committed")
+        return result
+
+    async def close(self) -> None:
+        await self._store.close()
+
+
+@pytest.mark.parametrize("target_kind", STORES)
+def test_the_next_page_is_read_while_the_last_one_commits(
+    target_kind: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once a page's write function has run, the copy reads and prepares the next page
+    while the store commits the last (on SQLite an fsync, on a worker thread)."""
+    monkeypatch.setattr(copy, "PAGE", 2)
+    source_url = sqlite_url(tmp_path / "source.db")
+    target_url = new_store_url(target_kind, request, tmp_path)
+    app = App(id="a" * 32, name="pages", arn="arn", creation_date="2026-01-01T00:00:00Z", tags={})
+    endpoints = [
+        StoredEndpoint(f"e{n}", None, None, "ACTIVE", f'{{"Id":"e{n}"}}') for n in range(5)
+    ]
+    events: list[str] = []
+
+    async def run() -> None:
+        source = open_store(source_url)
+        try:
+            await source.write(lambda tx: tx.insert_app(app))
+            await source.write(lambda tx: tx.put_endpoints(app.id, endpoints))
+        finally:
+            await source.close()
+        recorded = _Recorded(source_url, events), _Recorded(target_url, events)
+        try:
+            await copy.copy_store(*recorded)
+        finally:
+            for store in recorded:
+                await store.close()
+
+    asyncio.run(run())
+    assert events[events.index("read e0") :] == [
+        "read e0",
+        "written",
+        "read e2",
+        "committed",
+        "written",
+        "read e4",
+        "committed",
+        "written",
+        "committed",
+    ]

@@ -6,18 +6,20 @@ from __future__ import annotations
 import asyncio
 import functools
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import psycopg
 import pytest
 
+from conftest import STORES, new_store_url
 from openpinpoint.core import predicates as p
 from openpinpoint.core.shapes import EndpointResponse, encode
-from openpinpoint.store import postgres, sqlite
-from openpinpoint.store.base import App, ReadTx, stored_endpoint
+from openpinpoint.store import copy, postgres, sqlite
+from openpinpoint.store.base import App, ReadTx, StoredEndpoint, WriteTx, stored_endpoint
 from openpinpoint.store.open import open_store, sqlite_path
-from openpinpoint.store.segment_rows import segment_row, term
+from openpinpoint.store.segment_rows import COLUMNS, SegmentRow, Split, segment_row, split, term
 
 APP = "0" * 32
 RED = p.AttributeTest("Attributes", "team", "INCLUSIVE", ("red",))
@@ -262,3 +264,129 @@ def test_a_row_is_built_from_the_stored_document_alone() -> None:
         "EMAIL",
         "[" + term("Attributes", "team", "red") + "]",
     )
+
+
+def _varied(count: int) -> list[EndpointResponse]:
+    """Endpoints of every shape a row is made from: each part present or missing, text
+    holding NUL, names that collide once cut, inactive ones among them."""
+    endpoints = []
+    for n in range(count):
+        doc: dict[str, Any] = {"Id": f"v-{n:04d}", "EndpointStatus": "ACTIVE"}
+        if n % 7 == 3:
+            doc["EndpointStatus"] = "INACTIVE"
+        if n % 2:
+            doc["ChannelType"] = "SMS" if n % 4 == 1 else "EMAIL"
+        if n % 3:
+            doc["Attributes"] = {"team": [f"t{n % 5}"], "n\x00a": ["x"], "n\x00b": ["x", "y\x00z"]}
+        if n % 5:
+            doc["User"] = {"UserId": f"u{n // 3}", "UserAttributes": {"tier": ["gold", "é"]}}
+        if n % 4 == 2:
+            doc["Demographic"] = {"Platform": "io\x00s", "Make": "Acme", "AppVersion": "1.2"}
+        if n % 6 == 1:
+            doc["Location"] = {"Country": "FR", "Latitude": n / 7, "Longitude": -n / 3}
+        if n % 2 == 0:
+            doc["Metrics"] = {"score": n / 9, "m\x00": 1.0}
+            doc["EffectiveDate"] = f"2026-12-{1 + n % 28:02d}T00:00:00.000Z"
+        endpoints.append(msgspec.convert(doc, EndpointResponse))
+    return endpoints
+
+
+_JSON_COLUMNS = range(-3, 0)
+"""The positions of the JSON columns at the end of a row (`SegmentRow`)."""
+
+
+def _rows_as_stored(url: str) -> list[tuple[Any, ...]]:
+    """The app's `segment_fields` rows, in key order: exactly as SQLite holds them, and as
+    PostgreSQL gives them back (its jsonb columns decoded)."""
+    query = f"SELECT {COLUMNS} FROM segment_fields WHERE app_id = '{APP}' ORDER BY k"
+    if url.startswith("sqlite"):
+        with sqlite3.connect(sqlite_path(url)) as conn:
+            return conn.execute(query).fetchall()
+    with psycopg.connect(url) as pg:
+        return pg.execute(query).fetchall()
+
+
+def _as_written(url: str, rows: list[SegmentRow]) -> list[tuple[Any, ...]]:
+    """`rows` as the store at `url` would give them back (see `_rows_as_stored`)."""
+    if url.startswith("sqlite"):
+        return [tuple(row) for row in rows]
+    decoded = []
+    for row in rows:
+        values: list[Any] = list(row)
+        for i in _JSON_COLUMNS:
+            values[i] = None if values[i] is None else msgspec.json.decode(values[i])
+        decoded.append(tuple(values))
+    return decoded
+
+
+@pytest.mark.parametrize("source_kind", STORES)
+@pytest.mark.parametrize("target_kind", STORES)
+def test_a_copy_writes_each_row_the_target_would_make_itself(
+    source_kind: str,
+    target_kind: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`migrate-store` makes the rows of a page beside the write, not in it: over several
+    pages (on PostgreSQL copied in bulk, and the last one not), the target holds the row of
+    each active endpoint exactly as a write of that endpoint would have made it, and no
+    other row."""
+    monkeypatch.setattr(copy, "PAGE", postgres.BULK_ENDPOINTS + 1)
+    endpoints = _varied(2 * copy.PAGE + 40)
+    source_url = new_store_url(source_kind, request, tmp_path)
+    target_url = new_store_url(target_kind, request, tmp_path)
+
+    async def run() -> None:
+        source, target = open_store(source_url), open_store(target_url)
+        try:
+            await source.write(lambda tx: tx.insert_app(_app()))
+            await source.write(lambda tx: tx.put_endpoints(APP, map(stored_endpoint, endpoints)))
+            await copy.copy_store(source, target)
+        finally:
+            await source.close()
+            await target.close()
+
+    asyncio.run(run())
+    made = [
+        row
+        for e in sorted(map(stored_endpoint, endpoints))
+        if (row := segment_row(e.key, e.user_id, e.status, e.doc)) is not None
+    ]
+    assert len(made) < len(endpoints)
+    assert _rows_as_stored(target_url) == _as_written(target_url, made)
+
+
+def test_a_write_refuses_rows_that_are_not_those_of_its_endpoints(empty_store_url: str) -> None:
+    """`put_endpoints` takes rows made beforehand only when they are the split of the very
+    endpoints it writes; otherwise it writes nothing."""
+    red = [stored_endpoint(_endpoint(i, "red")) for i in ("a", "b")]
+    others = [
+        split([stored_endpoint(_endpoint("a", "red")), stored_endpoint(_endpoint("c", "red"))]),
+        split(
+            [
+                stored_endpoint(_endpoint("a", "red")),
+                stored_endpoint(_endpoint("b", "red", "INACTIVE")),
+            ]
+        ),
+        split(red[:1]),
+    ]
+
+    async def run() -> None:
+        store = open_store(empty_store_url)
+        try:
+            await store.write(lambda tx: tx.insert_app(_app()))
+            for rows in others:
+                with pytest.raises(ValueError, match="not those of the endpoints written"):
+                    await store.write(functools.partial(_put, endpoints=red, rows=rows))
+            assert await store.read(lambda tx: tx.count_endpoints(APP)) == 0
+            await store.write(functools.partial(_put, endpoints=red, rows=split(red)))
+            assert await store.read(lambda tx: tx.count_segment(APP, RED)) == {"EMAIL": 2}
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
+def _put(tx: WriteTx, endpoints: list[StoredEndpoint], rows: Split) -> None:
+    tx.put_endpoints(APP, endpoints, rows)

@@ -19,6 +19,7 @@ from msgspec import Struct
 from openpinpoint.core.predicates import Predicate
 from openpinpoint.core.shapes import EndpointResponse, encode, user_id_of
 from openpinpoint.core.values import endpoint_key
+from openpinpoint.store.segment_rows import SegmentRow, Split
 
 T = TypeVar("T")
 
@@ -187,6 +188,15 @@ class ReadTx(Protocol):
         """`list_endpoints`, as stored."""
         ...
 
+    def list_segment_rows(
+        self, app_id: str, after_key: str, last_key: str
+    ) -> list[SegmentRow] | None:
+        """The segment rows of the app's endpoints whose case-folded ids sort after
+        `after_key` and not after `last_key`, in that order, exactly as `segment_rows` made
+        them (for copying a store: reading them costs a third of making them again). None
+        from a store that keeps them in another form, whose rows must be made again."""
+        ...
+
     def count_endpoints(self, app_id: str) -> int: ...
 
     def get_job(self, app_id: str, job_id: str) -> JobRecord | None: ...
@@ -290,9 +300,13 @@ class WriteTx(ReadTx, Protocol):
         """Insert or replace the endpoint stored under its case-folded id."""
         ...
 
-    def put_endpoints(self, app_id: str, endpoints: Iterable[StoredEndpoint]) -> None:
+    def put_endpoints(
+        self, app_id: str, endpoints: Iterable[StoredEndpoint], rows: Split | None = None
+    ) -> None:
         """Insert or replace each (`stored_endpoint` makes one of an `EndpointResponse`),
-        in order, in as few statements as the backend allows."""
+        in order, in as few statements as the backend allows, with its segment row or
+        without one (`segment_rows.split`). `rows` is that split of `endpoints`, when the
+        caller made it already (outside the transaction, where it holds up no write)."""
         ...
 
     def delete_endpoints(self, app_id: str, keys: Iterable[str]) -> None: ...

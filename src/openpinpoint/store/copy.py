@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from openpinpoint.store import segment_rows
 from openpinpoint.store.base import (
     ATTRIBUTE_KINDS,
     SERVER_SCOPE,
@@ -22,6 +23,7 @@ from openpinpoint.store.base import (
     StoredEndpoint,
     WriteTx,
 )
+from openpinpoint.store.segment_rows import SegmentRow
 
 # Large pages: a page is one multi-row write (on PostgreSQL one COPY, under one lock), so
 # the per-transaction costs, a commit's fsync above all, are paid rarely.
@@ -67,6 +69,10 @@ def _apps_page(after: int, tx: ReadTx) -> list[tuple[int, App]]:
 def _endpoints_page(app_id: str, after: str, tx: ReadTx) -> list[StoredEndpoint]:
     # As stored: the documents travel as the source holds them, never decoded.
     return tx.list_stored_endpoints(app_id, after, PAGE)
+
+
+def _rows_page(app_id: str, after: str, last: str, tx: ReadTx) -> list[SegmentRow] | None:
+    return tx.list_segment_rows(app_id, after, last)
 
 
 async def all_apps(store: Store) -> list[App]:
@@ -132,22 +138,50 @@ async def _copy_app(
 
     await target.write(insert)
     await _copy_resources(source, target, app.id)
-    # The next page is read while the last one is written (and, on SQLite, fsynced).
     writing: asyncio.Task[None] | None = None
     after = ""
     try:
         while page := await source.read(partial(_endpoints_page, app.id, after)):
+            # Here, not in the write: the page's segment rows are read (or made, from a
+            # store that keeps them in another form) while the last page commits.
+            kept = await source.read(partial(_rows_page, app.id, after, page[-1].key))
             after = page[-1].key
+            rows = segment_rows.split(page) if kept is None else segment_rows.with_kept(page, kept)
             if writing is not None:
                 await writing
-            writing = asyncio.create_task(_put_page(target, app.id, page, on_copied))
+            writing, written = _start_page(target, app.id, page, rows, on_copied)
+            await asyncio.wait((written, writing), return_when=asyncio.FIRST_COMPLETED)
     finally:
         if writing is not None:
             await writing
 
 
-async def _put_page(
-    target: Store, app_id: str, page: list[StoredEndpoint], on_copied: Callable[[int], None]
-) -> None:
-    await target.write(lambda tx: tx.put_endpoints(app_id, page))
-    on_copied(len(page))
+def _start_page(
+    target: Store,
+    app_id: str,
+    page: list[StoredEndpoint],
+    rows: segment_rows.Split,
+    on_copied: Callable[[int], None],
+) -> tuple[asyncio.Task[None], asyncio.Future[None]]:
+    """The task that writes `page`, and a future done once the page is in the transaction,
+    when what is left of the write is its commit (on SQLite an fsync, on a worker thread):
+    the next page is read and made ready meanwhile."""
+    loop = asyncio.get_running_loop()
+    written: asyncio.Future[None] = loop.create_future()
+
+    def put(tx: WriteTx) -> None:
+        tx.put_endpoints(app_id, page, rows)
+        # Through the loop's queue, from whichever thread the store runs `put` on: the
+        # store takes its next step (sends the commit) before the copy takes its own.
+        loop.call_soon_threadsafe(_settle, written)
+
+    async def write() -> None:
+        await target.write(put)
+        on_copied(len(page))
+
+    return asyncio.create_task(write()), written
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():  # `put` may run again (a write that met a lock)
+        future.set_result(None)

@@ -10,8 +10,9 @@ attribute names that collide once cut have their values merged.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
@@ -25,24 +26,24 @@ _NUL_ESCAPE = "\\u0000"
 needs cutting."""
 
 
-class _Demographic(msgspec.Struct, rename="pascal"):
+class _Demographic(msgspec.Struct, rename="pascal", gc=False):
     app_version: str | None = None
     make: str | None = None
     model: str | None = None
     platform: str | None = None
 
 
-class _Location(msgspec.Struct, rename="pascal"):
+class _Location(msgspec.Struct, rename="pascal", gc=False):
     country: str | None = None
     latitude: float | None = None
     longitude: float | None = None
 
 
-class _User(msgspec.Struct, rename="pascal"):
+class _User(msgspec.Struct, rename="pascal", gc=False):
     user_attributes: dict[str, list[str]] | None = None
 
 
-class _Segmentable(msgspec.Struct, rename="pascal"):
+class _Segmentable(msgspec.Struct, rename="pascal", gc=False):
     """The parts of a stored endpoint document that a segment can test."""
 
     channel_type: str | None = None
@@ -97,16 +98,22 @@ def _cut(text: str | None) -> str | None:
     return text if text is None or "\x00" not in text else text.split("\x00", 1)[0]
 
 
-def _as_is(text: str | None) -> str | None:
-    return text
-
-
 def _cut_map(found: dict[str, list[str]]) -> dict[str, list[str]]:
     cut: dict[str, list[str]] = {}
     for name, values in found.items():
         merged = cut.setdefault(_cut(name) or "", [])
         merged += [v for v in map(_cut, values) if v is not None and v not in merged]
     return cut
+
+
+_NO_USER = _User()
+_NO_DEMOGRAPHIC = _Demographic()
+_NO_LOCATION = _Location()
+_ATTRIBUTES_MARK = _MAP_MARKS["Attributes"]
+_USER_MARK = _MAP_MARKS["UserAttributes"]
+_row_of = partial(tuple.__new__, SegmentRow)
+"""SegmentRow of its values, without the named tuple's own `__new__` (a Python function that
+cost a tenth of a row)."""
 
 
 def segment_row(key: str, user_id: str | None, status: str, doc: str) -> SegmentRow | None:
@@ -116,49 +123,58 @@ def segment_row(key: str, user_id: str | None, status: str, doc: str) -> Segment
         return None
     found = _decode(doc)
     attributes = found.attributes or {}
-    user_attributes = (found.user.user_attributes if found.user else None) or {}
+    user_attributes = (found.user or _NO_USER).user_attributes or {}
     metrics = found.metrics or {}
-    demographic = found.demographic or _Demographic()
-    location = found.location or _Location()
+    demographic = found.demographic or _NO_DEMOGRAPHIC
+    location = found.location or _NO_LOCATION
+    text: tuple[str | None, ...] = (
+        found.channel_type,
+        demographic.app_version,
+        demographic.make,
+        demographic.model,
+        demographic.platform,
+        location.country,
+        found.effective_date,
+    )
     if _NUL_ESCAPE in doc:
         attributes, user_attributes = _cut_map(attributes), _cut_map(user_attributes)
         metrics = {_cut(name) or "": number for name, number in metrics.items()}
-        cut = _cut
-    else:
-        cut = _as_is
-    # Positional: keywords would cost a fifth of the whole.
-    return SegmentRow(
-        key,
-        user_id,
-        cut(found.channel_type),
-        cut(demographic.app_version),
-        cut(demographic.make),
-        cut(demographic.model),
-        cut(demographic.platform),
-        cut(location.country),
-        location.latitude,
-        location.longitude,
-        cut(found.effective_date),
-        _encode(
-            [
-                [_MAP_MARKS[map_name], n, v]
-                for map_name, found_map in (
-                    ("Attributes", attributes),
-                    ("UserAttributes", user_attributes),
-                )
-                for n, values in found_map.items()
-                for v in values
-            ]
-        ).decode(),
-        _encode(attributes).decode() if attributes else None,
-        _encode(user_attributes).decode() if user_attributes else None,
-        _encode(metrics).decode() if metrics else None,
+        text = tuple(map(_cut, text))
+    channel, app_version, make, model, platform, country, effective = text
+    terms = [[_ATTRIBUTES_MARK, n, v] for n, values in attributes.items() for v in values]
+    terms += [[_USER_MARK, n, v] for n, values in user_attributes.items() for v in values]
+    return _row_of(
+        (
+            key,
+            user_id,
+            channel,
+            app_version,
+            make,
+            model,
+            platform,
+            country,
+            location.latitude,
+            location.longitude,
+            effective,
+            _encode(terms).decode(),
+            _encode(attributes).decode() if attributes else None,
+            _encode(user_attributes).decode() if user_attributes else None,
+            _encode(metrics).decode() if metrics else None,
+        ),
     )
 
 
-def split(endpoints: Iterable[StoredEndpoint]) -> tuple[list[SegmentRow], list[str]]:
-    """The rows of the ACTIVE endpoints among `endpoints`, and the keys of the others (whose
-    rows, if any, must go)."""
+class Split(NamedTuple):
+    """What `split` makes of some endpoints."""
+
+    active: list[SegmentRow]
+    """The rows of the ACTIVE ones."""
+    inactive: list[str]
+    """The keys of the others, whose rows, if any, must go."""
+
+
+def split(endpoints: Iterable[StoredEndpoint]) -> Split:
+    """The rows of the ACTIVE endpoints among `endpoints`, and the keys of the others."""
     active: list[SegmentRow] = []
     inactive: list[str] = []
     for e in endpoints:
@@ -167,4 +183,26 @@ def split(endpoints: Iterable[StoredEndpoint]) -> tuple[list[SegmentRow], list[s
             inactive.append(e.key)
         else:
             active.append(row)
-    return active, inactive
+    return Split(active, inactive)
+
+
+def as_rows(values: Iterable[Sequence[Any]]) -> list[SegmentRow]:
+    """The rows a store gives back, each its values in the order of `COLUMNS`."""
+    return list(map(_row_of, values))
+
+
+def with_kept(endpoints: Iterable[StoredEndpoint], kept: list[SegmentRow]) -> Split:
+    """The split of `endpoints` whose rows a store kept (`ReadTx.list_segment_rows`)."""
+    return Split(kept, [e.key for e in endpoints if e.status != ACTIVE])
+
+
+def rows_of(endpoints: Mapping[str, StoredEndpoint], rows: Split | None) -> Split:
+    """The `split` of `endpoints` (by key): `rows`, when the writer made it already, once
+    checked to hold a row for each ACTIVE endpoint and the key of each other, in order."""
+    if rows is None:
+        return split(endpoints.values())
+    active = [key for key, e in endpoints.items() if e.status == ACTIVE]
+    inactive = [key for key, e in endpoints.items() if e.status != ACTIVE]
+    if [row.key for row in rows.active] != active or rows.inactive != inactive:
+        raise ValueError("the segment rows given are not those of the endpoints written")
+    return rows
