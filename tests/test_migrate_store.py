@@ -281,6 +281,9 @@ class _Recorded:
             self._events.append(f"read {found[0].key}")
         return found
 
+    async def scan(self, fn: Callable[[ReadTx], T]) -> T:
+        return await self._store.scan(fn)
+
     async def write(self, fn: Callable[[WriteTx], T]) -> T:
         def noted(tx: WriteTx) -> T:
             result = fn(tx)
