@@ -119,8 +119,9 @@ def test_total_pieces_is_the_apps_size_or_for_a_segment_the_pieces_made_and_one_
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, segmented: bool, expected: list[Any]
 ) -> None:
     """A segment's size is known only once its last member is read (counting it, or the
-    app, first would cost about as much as the export): while it runs, one piece more
-    than made, however full the last one made, until the job ends."""
+    app, first would cost about as much as the export): while it runs, TotalPieces is one
+    more than the pieces made, even after a full piece that turns out to be the last
+    (16 endpoints, 8 members, pieces of 4: (2, 3) until the job ends with 2)."""
     monkeypatch.setattr(export_pieces, "PIECE_ENDPOINTS", 4)
     monkeypatch.setattr(export_pieces, "PAGE_ENDPOINTS", 2)
     seen: list[tuple[int, int]] = []
