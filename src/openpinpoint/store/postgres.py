@@ -1148,8 +1148,8 @@ class PostgresStore:
         return await self._run(fn, write=False)
 
     async def scan(self, fn: Callable[[ReadTx], T]) -> T:
-        # The database passes over the rows in its own process while the loop goes on.
-        return await self._run(fn, write=False)
+        # A read: the database passes over the rows in its own process while the loop goes on.
+        return await self.read(fn)
 
     async def write(self, fn: Callable[[WriteTx], T]) -> T:
         return await self._run(fn, write=True)

@@ -222,16 +222,15 @@ class SqliteSegmentSql(SegmentSql):
     def attribute(self, pred: p.AttributeTest) -> str:
         column = _MAP_COLUMNS[pred.map]
         path = _label_path(pred.name)
+        # The attribute's values `v`, found by path or member by member; bound before the
+        # test's own parameters, in the order the SQL names them.
         if path is None:
             name = self.bind(pred.name)
-            test = self.value_test(pred, "v.value", self.INSTANT)
-            return (
-                f"EXISTS (SELECT 1 FROM json_each({column}) AS a,"
-                f" json_each(a.value) AS v WHERE a.key = {name} AND {test})"
-            )
-        values = self.bind(path)
+            values = f"json_each({column}) AS a, json_each(a.value) AS v WHERE a.key = {name} AND"
+        else:
+            values = f"json_each({column}, {self.bind(path)}) AS v WHERE"
         test = self.value_test(pred, "v.value", self.INSTANT)
-        return f"EXISTS (SELECT 1 FROM json_each({column}, {values}) AS v WHERE {test})"
+        return f"EXISTS (SELECT 1 FROM {values} {test})"
 
     def metric(self, pred: p.MetricTest) -> str:
         path = _label_path(pred.name)
