@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from memory_tx import MemoryTx
 from openpinpoint.core import endpoints
 from openpinpoint.core.errors import BadRequest
-from openpinpoint.core.shapes import EndpointRequest, EndpointResponse
+from openpinpoint.core.shapes import EndpointRequest, EndpointResponse, EndpointUser
 from openpinpoint.core.staged import StagedEndpoints
 
 APP = "a" * 32
@@ -174,3 +174,43 @@ def test_an_undone_update_leaves_no_trace_for_the_next() -> None:
     stored = copy.deepcopy(tx.endpoints)
     run.write()
     assert (tx.endpoints, tx.names) == (stored, seeded().names)
+
+
+def test_the_rules_put_changed_copies_and_leave_what_a_read_returned_as_it_was() -> None:
+    # StagedEndpoints answers reads with the endpoints it holds, not copies: a rule that
+    # changed one in place would change the staged state behind the undo's back.
+    tx = seeded()
+    run = StagedEndpoints(tx, APP)
+    of_u0 = run.user_endpoints(APP, "u0")
+    with_plus1 = run.active_endpoints_with_address(APP, "+1")
+    held = of_u0 + with_plus1
+    as_read = copy.deepcopy(held)
+    # Joining the full user u0 with user attributes displaces u0's oldest push endpoint
+    # (G6) and gives the attributes to u0's other endpoints (G3); taking the address +1
+    # deactivates the endpoint that had it (G5).
+    joining = request(ChannelType="GCM", User={"UserId": "u0", "UserAttributes": {"t": ["gold"]}})
+    endpoints.update_endpoint(run, APP, "new", joining, STAMP)
+    endpoints.update_endpoint(run, APP, "taker", request(ChannelType="SMS", Address="+1"), STAMP)
+    assert held == as_read
+    assert [e.id for e in with_plus1] == ["solo"]
+    solo = run.get_endpoint(APP, "solo")
+    assert solo is not None
+    assert solo.endpoint_status == "INACTIVE"
+    now_of_u0 = run.user_endpoints(APP, "u0")
+    assert {e.id for e in now_of_u0} == {e.id for e in of_u0} - {"old0"} | {"new"}
+    assert {str(e.user) for e in now_of_u0} == {
+        str(EndpointUser(user_id="u0", user_attributes={"t": ["gold"]}))
+    }
+
+
+def test_a_name_an_undone_update_registered_is_registered_by_the_next_that_sends_it() -> None:
+    tx = seeded()
+    run = StagedEndpoints(tx, APP)
+    big = {"fresh": ["x"]} | {f"big{n}": ["x" * 100] * 40 for n in range(4)}
+    too_big = request(ChannelType="SMS", Address="+5", Attributes=big)
+    with pytest.raises(BadRequest, match="15 KB"), run.atomic():
+        endpoints.update_endpoint(run, APP, "big", too_big, STAMP)
+    small = request(ChannelType="SMS", Address="+6", Attributes={"fresh": ["x"]})
+    endpoints.update_endpoint(run, APP, "small", small, STAMP)
+    run.write()
+    assert tx.known_attribute_names(APP, "custom", ["fresh"]) == {"fresh"}

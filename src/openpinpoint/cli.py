@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -290,6 +291,14 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _collect_less_often() -> None:
+    """A bulk command makes millions of short-lived containers (the dicts and lists of the
+    documents it decodes and builds) that form no cycles; with Python's default thresholds
+    the collector walked them every 700 allocations, about 8% of an import's time. The
+    server keeps the defaults: it measured no different."""
+    gc.set_threshold(10_000, 10, 10)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -298,6 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "keys":
         return keys_main(args, parser)
+    if args.command in ("export", "import", "migrate-store"):
+        _collect_less_often()
     if args.command in ("export", "import"):
         return _transfer(args)
     if args.command == "segment":

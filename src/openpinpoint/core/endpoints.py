@@ -242,14 +242,14 @@ def _update(
     if new_user is not None and sent_user_attributes is not UNSET:
         for other in others:
             if user_attributes_of(other) != user_attributes:
-                other.user = _user(new_user, user_attributes)
-                tx.put_endpoint(app_id, other)
+                tx.put_endpoint(
+                    app_id, msgspec.structs.replace(other, user=_user(new_user, user_attributes))
+                )
 
     if endpoint.address:
         for other in tx.active_endpoints_with_address(app_id, endpoint.address):
             if _key(other) != key:
-                other.endpoint_status = "INACTIVE"
-                tx.put_endpoint(app_id, other)
+                tx.put_endpoint(app_id, msgspec.structs.replace(other, endpoint_status="INACTIVE"))
 
     tx.put_endpoint(app_id, endpoint)
     return endpoint
@@ -407,9 +407,10 @@ def _make_room(
         pushes = [e for e in members if e.channel_type in PUSH_CHANNELS]
         if pushes:
             oldest = min(pushes, key=lambda e: (e.effective_date or "", _key(e)))
-            oldest.endpoint_status = "INACTIVE"
-            oldest.user = EndpointUser()
-            tx.put_endpoint(app_id, oldest)
+            tx.put_endpoint(
+                app_id,
+                msgspec.structs.replace(oldest, endpoint_status="INACTIVE", user=EndpointUser()),
+            )
             members.remove(oldest)
             return
     raise BadRequest(

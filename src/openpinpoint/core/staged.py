@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Protocol
 
-import msgspec
 from msgspec import UNSET
 
 from openpinpoint.core.shapes import EndpointRequest, EndpointResponse, user_id_of
@@ -25,7 +24,11 @@ from openpinpoint.store.base import WriteTx, stored_endpoint
 
 class EndpointTx(Protocol):
     """What `core.endpoints` reads and writes to update an endpoint: a `WriteTx`, or
-    `StagedEndpoints` over one."""
+    `StagedEndpoints` over one.
+
+    The rules never change an endpoint a read returned: they put a changed copy
+    (`msgspec.structs.replace`). So `StagedEndpoints` answers with what it holds, which
+    stays as it was until replaced, to be undone or indexed by what it was."""
 
     def get_endpoint(self, app_id: str, key: str) -> EndpointResponse | None: ...
 
@@ -44,12 +47,6 @@ class EndpointTx(Protocol):
     def count_attribute_names(self, app_id: str) -> int: ...
 
     def add_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None: ...
-
-
-def _copy(endpoint: EndpointResponse) -> EndpointResponse:
-    # The rules change what a read returns before writing it back; the staged version must
-    # stay as it is until then, to be undone or indexed by what it was.
-    return msgspec.structs.replace(endpoint)
 
 
 def _placement(endpoint: EndpointResponse) -> tuple[str | None, str | None]:
@@ -75,7 +72,9 @@ class StagedEndpoints:
         self._by_user: dict[str, set[str]] = {}
         self._by_address: dict[str, set[str]] = {}
         self._staged: dict[str, None] = {}  # keys written, in the order first written
-        self._names: dict[str, dict[str, bool]] = {}  # kind: {name: registered}
+        # By kind: the names whose registration is known, and those of them registered.
+        self._checked: dict[str, set[str]] = {}
+        self._registered: dict[str, set[str]] = {}
         self._new_names: dict[tuple[str, str], None] = {}
         self._name_count: int | None = None
         self._undo: list[Callable[[], None]] | None = None
@@ -175,25 +174,23 @@ class StagedEndpoints:
         assert app_id == self._app_id
         if key not in self._current:
             self._read([key], (), ())
-        endpoint = self._current[key]
-        return None if endpoint is None else _copy(endpoint)
+        return self._current[key]
 
     def user_endpoints(self, app_id: str, user_id: str) -> list[EndpointResponse]:
         assert app_id == self._app_id
         if user_id not in self._by_user:
             self._read((), [user_id], ())
-        return [self._staged_copy(key) for key in sorted(self._by_user[user_id])]
+        return self._held(self._by_user[user_id])
 
     def active_endpoints_with_address(self, app_id: str, address: str) -> list[EndpointResponse]:
         assert app_id == self._app_id
         if address not in self._by_address:
             self._read((), (), [address])
-        return [self._staged_copy(key) for key in sorted(self._by_address[address])]
+        return self._held(self._by_address[address])
 
-    def _staged_copy(self, key: str) -> EndpointResponse:
-        endpoint = self._current[key]
-        assert endpoint is not None
-        return _copy(endpoint)
+    def _held(self, keys: Iterable[str]) -> list[EndpointResponse]:
+        """The endpoints held under `keys`, in key order."""
+        return [e for key in sorted(keys) if (e := self._current[key]) is not None]
 
     def put_endpoint(self, app_id: str, endpoint: EndpointResponse) -> None:
         assert app_id == self._app_id
@@ -222,24 +219,21 @@ class StagedEndpoints:
         self, app_id: str, names: Mapping[str, Iterable[str]]
     ) -> dict[str, set[str]]:
         assert app_id == self._app_id
-        names = {kind: list(kind_names) for kind, kind_names in names.items()}
-        self._check_names(names)
-        return {
-            kind: {name for name in kind_names if self._names[kind][name]}
-            for kind, kind_names in names.items()
-        }
+        wanted = {kind: set(kind_names) for kind, kind_names in names.items()}
+        self._check_names(wanted)
+        return {kind: kind_names & self._registered[kind] for kind, kind_names in wanted.items()}
 
-    def _check_names(self, names: Mapping[str, Iterable[str]]) -> None:
-        unchecked: dict[str, list[str]] = {}
+    def _check_names(self, names: Mapping[str, set[str]]) -> None:
+        unchecked: dict[str, set[str]] = {}
         for kind, kind_names in names.items():
-            checked = self._names.setdefault(kind, {})
-            if missing := [name for name in kind_names if name not in checked]:
+            if missing := kind_names - self._checked.setdefault(kind, set()):
                 unchecked[kind] = missing
+            self._registered.setdefault(kind, set())
         if unchecked:
             known = self._tx.known_attribute_names_by_kind(self._app_id, unchecked)
             for kind, kind_names in unchecked.items():
-                for name in kind_names:
-                    self._names[kind][name] = name in known[kind]
+                self._checked[kind] |= kind_names
+                self._registered[kind] |= known[kind]
 
     def count_attribute_names(self, app_id: str) -> int:
         assert app_id == self._app_id
@@ -250,17 +244,17 @@ class StagedEndpoints:
     def add_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None:
         assert app_id == self._app_id
         names = list(names)
-        self._check_names({kind: names})
-        added = [name for name in names if not self._names[kind][name]]
+        self._check_names({kind: set(names)})
+        added = [name for name in dict.fromkeys(names) if name not in self._registered[kind]]
+        self._registered[kind].update(added)
         for name in added:
-            self._names[kind][name] = True
             self._new_names[kind, name] = None
         if self._undo is not None:
             self._undo.append(lambda: self._forget_names(kind, added))
 
     def _forget_names(self, kind: str, added: list[str]) -> None:
+        self._registered[kind].difference_update(added)
         for name in added:
-            self._names[kind][name] = False
             del self._new_names[kind, name]
 
     # Atomic updates, and the write
