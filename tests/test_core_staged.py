@@ -214,3 +214,15 @@ def test_a_name_an_undone_update_registered_is_registered_by_the_next_that_sends
     endpoints.update_endpoint(run, APP, "small", small, STAMP)
     run.write()
     assert tx.known_attribute_names(APP, "custom", ["fresh"]) == {"fresh"}
+
+
+def test_a_registered_name_the_run_did_not_read_ahead_does_not_count_again() -> None:
+    tx = seeded()
+    filler = {f"f{n}" for n in range(endpoints.MAX_ATTRIBUTE_NAMES_PER_APP - 1)}
+    tx.add_attribute_names(APP, "custom", filler)  # with the seed's a0: the app is full
+    run = StagedEndpoints(tx, APP)
+    # The run knows one custom name; the next update sends that one and another, both
+    # registered already, which must be found registered rather than counted as new.
+    endpoints.update_endpoint(run, APP, "e1", request(Attributes={"a0": ["y"]}), STAMP)
+    both = request(ChannelType="SMS", Address="+7", Attributes={"a0": ["x"], "f1": ["x"]})
+    endpoints.update_endpoint(run, APP, "e2", both, STAMP)

@@ -421,14 +421,17 @@ def _make_room(
 
 def _register_attribute_names(tx: EndpointTx, app_id: str, request: EndpointRequest) -> None:
     """G9: at most 250 distinct custom attribute names per app, over all three kinds."""
-    sent: dict[str, set[str]] = {}
-    if request.attributes is not UNSET:
-        sent["custom"] = {name for name, values in request.attributes.items() if values}
-    if request.metrics is not UNSET:
-        sent["metric"] = set(request.metrics)
-    if request.user is not UNSET and request.user.user_attributes is not UNSET:
-        sent["user"] = {name for name, values in request.user.user_attributes.items() if values}
-    sent_count = sum(len(names) for names in sent.values())
+    asked: dict[str, set[str]] = {}
+    if request.attributes and (custom := _named(request.attributes)):
+        asked["custom"] = custom
+    if request.metrics:
+        asked["metric"] = set(request.metrics)
+    user = request.user
+    if user and user.user_attributes and (names := _named(user.user_attributes)):
+        asked["user"] = names
+    if not asked:
+        return
+    sent_count = sum(map(len, asked.values()))
     if sent_count > MAX_ATTRIBUTE_NAMES_PER_APP:
         # Refused before any lookup: no app could take this many names, and one query per
         # request with thousands of names would be slow or exceed the database's limits.
@@ -437,8 +440,7 @@ def _register_attribute_names(tx: EndpointTx, app_id: str, request: EndpointRequ
             f"application (Attributes, Metrics and UserAttributes together): this request "
             f"alone names {sent_count}"
         )
-    asked = {kind: names for kind, names in sent.items() if names}
-    known = tx.known_attribute_names_by_kind(app_id, asked) if asked else {}
+    known = tx.known_attribute_names_by_kind(app_id, asked)
     new = {kind: unknown for kind, names in asked.items() if (unknown := names - known[kind])}
     if not new:
         return
@@ -451,6 +453,11 @@ def _register_attribute_names(tx: EndpointTx, app_id: str, request: EndpointRequ
         )
     for kind, names in new.items():
         tx.add_attribute_names(app_id, kind, sorted(names))
+
+
+def _named(attributes: dict[str, list[str]]) -> set[str]:
+    """The names an attribute map sets (an empty list removes the name, G2)."""
+    return {name for name, values in attributes.items() if values}
 
 
 def _check_size(endpoint: EndpointResponse) -> None:

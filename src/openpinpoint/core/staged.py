@@ -219,9 +219,13 @@ class StagedEndpoints:
         self, app_id: str, names: Mapping[str, Iterable[str]]
     ) -> dict[str, set[str]]:
         assert app_id == self._app_id
-        wanted = {kind: set(kind_names) for kind, kind_names in names.items()}
-        self._check_names(wanted)
-        return {kind: kind_names & self._registered[kind] for kind, kind_names in wanted.items()}
+        known: dict[str, set[str]] = {}
+        for kind, kind_names in names.items():
+            checked = self._checked.get(kind)
+            if checked is None or not checked.issuperset(kind_names):
+                self._check_names({kind: set(kind_names)})
+            known[kind] = self._registered[kind].intersection(kind_names)
+        return known
 
     def _check_names(self, names: Mapping[str, set[str]]) -> None:
         unchecked: dict[str, set[str]] = {}
