@@ -221,10 +221,11 @@ class StagedEndpoints:
         assert app_id == self._app_id
         known: dict[str, set[str]] = {}
         for kind, kind_names in names.items():
+            wanted = set(kind_names)
             checked = self._checked.get(kind)
-            if checked is None or not checked.issuperset(kind_names):
-                self._check_names({kind: set(kind_names)})
-            known[kind] = self._registered[kind].intersection(kind_names)
+            if checked is None or not checked >= wanted:
+                self._check_names({kind: wanted})
+            known[kind] = self._registered[kind] & wanted
         return known
 
     def _check_names(self, names: Mapping[str, set[str]]) -> None:
