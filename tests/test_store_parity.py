@@ -180,6 +180,26 @@ def test_known_attribute_names_by_kind_keeps_each_kind_apart(empty_store_url: st
     assert asyncio.run(run()) == {"custom": {"plan", "a\x00b"}, "metric": {"spend"}}
 
 
+def test_known_attribute_names_by_kind_takes_more_names_than_sqlite_binds_at_once(
+    empty_store_url: str,
+) -> None:
+    """An import chunk's read ahead asks for every name its rows send, refused or not: more
+    than one SQLite statement can bind (32,766 by default, 250,000 in some builds)."""
+    app = "0" * 32
+    many = {f"n{number}" for number in range(300_000)}
+
+    async def run() -> dict[str, set[str]]:
+        store = open_store(empty_store_url)
+        try:
+            await store.write(lambda tx: tx.add_attribute_names(app, "custom", ["n7", "n299999"]))
+            asked = {"custom": many, "user": many}
+            return await store.write(lambda tx: tx.known_attribute_names_by_kind(app, asked))
+        finally:
+            await store.close()
+
+    assert asyncio.run(run()) == {"custom": {"n7", "n299999"}, "user": set()}
+
+
 def _mark_newer(url: str) -> None:
     """Make the store look as if a newer OpenPinpoint had migrated it."""
     asyncio.run(open_store(url).close())
