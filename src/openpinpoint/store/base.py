@@ -319,7 +319,7 @@ class WriteTx(ReadTx, Protocol):
         self, app_id: str, names: Mapping[str, Iterable[str]]
     ) -> dict[str, set[str]]:
         """`known_attribute_names` of each kind in `names`. Both stores answer in one
-        statement (SQLite one per 10,000 names); this default asks kind by kind."""
+        statement (SQLite one per PAIRS_PER_STATEMENT pairs); this default asks kind by kind."""
         return {kind: self.known_attribute_names(app_id, kind, n) for kind, n in names.items()}
 
     def add_attribute_names(self, app_id: str, kind: str, names: Iterable[str]) -> None: ...
