@@ -12,7 +12,6 @@ import json
 import logging
 import math
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
@@ -25,6 +24,7 @@ from openpinpoint.core.shapes import MessageBody, encode
 from openpinpoint.defaults import DEFAULT_BODY_TIMEOUT
 from openpinpoint.wire.auth import Authenticator, HttpRequest, NoAuthentication
 from openpinpoint.wire.operations import OPERATIONS, Operation
+from openpinpoint.wire.request_ids import new_request_id
 from openpinpoint.wire.router import Router
 from openpinpoint.wire.throttle import Throttle
 
@@ -89,7 +89,7 @@ class PinpointApp:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         headers: list[tuple[bytes, bytes]] = []
         operation: Operation | None = None
         key_id = "-"
