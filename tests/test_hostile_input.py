@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -48,6 +50,27 @@ def assert_no_endpoint(client: Any, app_id: str, endpoint_id: str = "ep") -> Non
 
 def nested(depth: int) -> bytes:
     return b"[" * depth + b"]" * depth
+
+
+def test_also_slow_headers_of_a_later_request_on_a_kept_alive_connection_are_cut_off(
+    impatient_server: RunningServer,
+) -> None:
+    with _connect(impatient_server.url) as sock:
+        sock.sendall(b"GET /v1/apps HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = b""
+        while b"\r\n\r\n" not in first:
+            first += sock.recv(65536)
+        head, _, body = first.partition(b"\r\n\r\n")
+        length = int(re.search(rb"content-length: (\d+)", head.lower())[1])  # type: ignore[index]
+        while len(body) < length:
+            body += sock.recv(65536)
+        # The server's check for this connection falls due 1 s after it opened; the second
+        # request starting half-way there must still get its own full second.
+        time.sleep(0.5)
+        sock.sendall(b"GET /v1/apps HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        head, body = _read_response(sock)
+    assert head.startswith(b"HTTP/1.1 400")
+    assert "headers were not received within 1 seconds" in json.loads(body)["Message"]
 
 
 @pytest.mark.parametrize(
