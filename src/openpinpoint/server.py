@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -169,9 +170,11 @@ def build_app(settings: ServerSettings, url: str) -> PinpointApp:
             sealer=server_sealer(settings.data_dir),
             sender=Sender(backends, timeout=delivery.timeout),
         )
-        return PinpointProvider(
+        provider = PinpointProvider(
             store, account_id=settings.account_id, jobs=runner, messaging=messaging
         )
+        _freeze_startup_objects()
+        return provider
 
     async def stop() -> None:
         for runner in runners:
@@ -189,6 +192,19 @@ def build_app(settings: ServerSettings, url: str) -> PinpointApp:
         body_timeout=settings.body_timeout,
         on_shutdown=stop,
     )
+
+
+def _freeze_startup_objects() -> None:
+    """Keep what startup made (modules, the service model, the routes: ~76,000 objects)
+    out of the cyclic garbage collector's full passes.
+
+    Each full pass scanned them all, 20-40 ms with the process's one thread stopped, every
+    few seconds under load: requests that arrived meanwhile waited, and the p99 at 80% of
+    peak read 20-40 ms in the runs where a pass fell. They live as long as the process, so
+    scanning them never finds garbage; what startup left as garbage is collected first.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def create_first_key(keys: KeyFile, url: str) -> None:
