@@ -274,3 +274,38 @@ def test_a_scan_runs_beside_the_loop_on_one_snapshot(tmp_path: Path) -> None:
             await store.close()
 
     assert asyncio.run(scenario()) == (0, True, 0)
+
+
+def test_the_attribute_name_lookup_searches_each_name_and_never_scans_the_apps_names(
+    tmp_path: Path,
+) -> None:
+    """Every UpdateEndpoint asks which of its names the app knows: the work must not grow
+    with the names an app has (up to 250 of each kind), counted in SQLite's VM steps."""
+    path = tmp_path / "names.db"
+    asyncio.run(SQLiteStore(path).close())
+    app = "a" * 32
+    asked = {"custom": ["plan", "tier", "last_screen"], "metric": ["spend", "sessions"]}
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        tx = SQLiteTx(conn)
+        tx.add_attribute_names(app, "custom", ["plan"])
+        tx.add_attribute_names(app, "metric", ["spend"])
+
+        def steps() -> int:
+            counted = [0]
+
+            def count() -> int:
+                counted[0] += 1
+                return 0
+
+            conn.set_progress_handler(count, 1)
+            try:
+                found = tx.known_attribute_names_by_kind(app, asked)
+            finally:
+                conn.set_progress_handler(None, 1)
+            assert found == {"custom": {"plan"}, "metric": {"spend"}}
+            return counted[0]
+
+        with_two = steps()
+        for kind in ("custom", "metric", "user"):
+            tx.add_attribute_names(app, kind, [f"n{number:03d}" for number in range(250)])
+        assert steps() <= with_two * 1.2

@@ -441,15 +441,18 @@ class SQLiteTx(WriteTx):
         self, app_id: str, names: Mapping[str, Iterable[str]]
     ) -> dict[str, set[str]]:
         # The (kind, name) pairs of every kind in one statement (an UpdateEndpoint asked up
-        # to three: 27 µs, this 19), in batches that any build binds at once.
+        # to three: 27 µs, this 5), in batches that any build binds at once. CROSS JOIN
+        # makes SQLite look each pair up by the primary key: `(kind, name) IN (VALUES ...)`
+        # was planned as a scan of all the app's names (90 µs for an app at the quota).
         found: dict[str, set[str]] = {kind: set() for kind in names}
         pairs = [(kind, name) for kind, kind_names in names.items() for name in set(kind_names)]
         for first in range(0, len(pairs), PAIRS_PER_STATEMENT):
             batch = pairs[first : first + PAIRS_PER_STATEMENT]
             rows = self._conn.execute(
-                "SELECT kind, name FROM attribute_names WHERE app_id = ? AND (kind, name) IN"
-                f" (VALUES {', '.join(['(?, ?)'] * len(batch))})",
-                (app_id, *itertools.chain.from_iterable(batch)),
+                f"WITH asked (kind, name) AS (VALUES {', '.join(['(?, ?)'] * len(batch))})"
+                " SELECT known.kind, known.name FROM asked CROSS JOIN attribute_names AS known"
+                " WHERE known.app_id = ? AND known.kind = asked.kind AND known.name = asked.name",
+                (*itertools.chain.from_iterable(batch), app_id),
             )
             for kind, name in rows:
                 found[kind].add(name)
