@@ -29,6 +29,7 @@ from openpinpoint.store.postgres import (
     BULK_ENDPOINTS,
     SCHEMA_VERSION,
     PostgresStore,
+    PostgresTx,
     _GreenConnection,
     _wait_on_loop,
     migrate,
@@ -597,3 +598,103 @@ def test_endpoint_writes_take_few_round_trips(
             await store.close()
 
     assert asyncio.run(run()) == [4, 2]
+
+
+@pytest.mark.postgres
+def test_reads_answer_after_the_connections_prepared_statements_are_deallocated(
+    postgres_url: str,
+) -> None:
+    """psycopg deallocates every prepared statement of a connection after a rollback; the
+    reads that prepare their own statements (`text_rows`) prepare them again and answer,
+    alone or in a transaction of several statements."""
+    stamp = Stamp(request_id="r", now="2026-12-03T00:00:00.000Z")
+    app = App(id=APP, name="kept", arn="arn", creation_date=stamp.now, tags={})
+
+    def forget(tx: ReadTx) -> None:
+        assert isinstance(tx, PostgresTx)
+        tx._conn.execute("DEALLOCATE ALL")
+
+    def both(tx: ReadTx) -> tuple[str | None, int]:
+        found = tx.get_app(APP)
+        return (found.name if found else None), tx.count_endpoints(APP)
+
+    async def run() -> list[object]:
+        store = PostgresStore(postgres_url, size=1)  # one connection: always the same one
+        try:
+            await store.write(lambda tx: tx.insert_app(app))
+            await store.write(lambda tx: tx.put_endpoint(APP, _endpoint("e", 0)))
+            answers: list[object] = []
+            for read in (
+                lambda tx: (tx.get_app_and_endpoint(APP, "e")[1] or _endpoint("none", 0)).id,
+                both,
+            ):
+                answers.append(await store.read(read))  # prepares
+                await store.read(forget)
+                answers.append(await store.read(read))
+            return answers
+        finally:
+            await store.close()
+
+    assert asyncio.run(run()) == ["e", "e", ("kept", 1), ("kept", 1)]
+
+
+@pytest.mark.postgres
+def test_a_connection_stays_watched_by_the_loop_from_one_statement_to_the_next(
+    postgres_url: str,
+) -> None:
+    """The socket is registered with the event loop once, not for every statement's wait
+    (two system calls and a timer a round trip, as psycopg's `wait_async` does)."""
+    registered: list[int] = []
+
+    async def run() -> int:
+        loop = asyncio.get_running_loop()
+        add_reader = loop.add_reader
+
+        def counting(fd: Any, callback: Callable[..., object], *args: Any) -> None:
+            registered.append(fd)
+            add_reader(fd, callback, *args)
+
+        loop.add_reader = counting  # type: ignore[method-assign,assignment]
+        store = PostgresStore(postgres_url, size=1)
+        try:
+            await store.write(lambda tx: tx.put_endpoint(APP, _endpoint("e", 0)))
+            for _ in range(20):
+                await store.read(lambda tx: tx.get_app_and_endpoint(APP, "e"))
+                await store.read(lambda tx: tx.count_endpoints(APP))
+            return await store.read(lambda tx: tx.count_endpoints(APP))
+        finally:
+            await store.close()
+
+    assert asyncio.run(run()) == 1
+    assert len(registered) == 1
+
+
+@pytest.mark.postgres
+def test_a_wait_whose_socket_the_loop_stopped_watching_ends_by_looking_at_the_socket(
+    postgres_url: str,
+) -> None:
+    """uvloop stops watching a socket that reports an error without calling back (a server
+    that closed the connection): the wait must not last for ever. Here the loop is told to
+    forget the socket behind the store's back, and the next reads answer all the same."""
+
+    async def run() -> list[int]:
+        loop = asyncio.get_running_loop()
+        store = PostgresStore(postgres_url, size=1)
+        try:
+            await store.write(lambda tx: tx.put_endpoint(APP, _endpoint("e", 0)))
+            counts = []
+            for _ in range(3):
+                counts.append(await store.read(_count))  # the socket is watched again
+                (conn,) = store._connections._free
+                assert conn._watched is not None
+                loop.remove_reader(conn._watched[1])
+                counts.append(await asyncio.wait_for(store.read(_count), 30))
+            return counts
+        finally:
+            await store.close()
+
+    assert asyncio.run(run()) == [1] * 6
+
+
+def _count(tx: ReadTx) -> int:
+    return tx.count_endpoints(APP)

@@ -1,8 +1,9 @@
 """The PostgreSQL store: any number of server processes, on any number of machines, on one
 database.
 
-Each `read`/`write` runs its plain domain function in a worker thread on a pooled psycopg 3
-connection, inside one transaction that commits before the caller resumes (G12). Reads see
+Each `read`/`write` runs its plain domain function in a greenlet on the event loop's thread
+(`_on_loop`) on a pooled psycopg 3 connection, inside one transaction that commits before
+the caller resumes (G12). Reads see
 one REPEATABLE READ snapshot. Writes run at READ COMMITTED under transaction-scoped advisory
 locks that the transaction takes as it goes, on each endpoint id, user, address and app it
 reads or writes (`PostgresTx`); that makes every rule the core checks by reading (G5
@@ -16,10 +17,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import hashlib
+import itertools
 import logging
 import os
 import random
 import re
+import select
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import Any, TypeVar, cast
@@ -27,9 +30,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import greenlet
 import psycopg
-from psycopg import errors, waiting
+from psycopg import errors, generators, waiting
 from psycopg.abc import RV, PQGen
-from psycopg.pq import TransactionStatus
+from psycopg.pq import ConnStatus, ExecStatus, TransactionStatus
+from psycopg.pq.abc import PGresult
 from psycopg.rows import TupleRow
 from psycopg.types.json import set_json_dumps
 
@@ -60,6 +64,7 @@ Connection = psycopg.Connection[TupleRow]
 Query = tuple[str, tuple[Any, ...]]  # SQL and its parameters
 log = logging.getLogger("openpinpoint.store")
 IDLE = TransactionStatus.IDLE
+BAD = ConnStatus.BAD
 # A transaction open, or failed (a refused lock, an error) and awaiting its ROLLBACK; not
 # ACTIVE, a statement cut off by a cancelled request, whose connection is closed instead.
 ENDED_BY_ROLLBACK = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
@@ -382,7 +387,7 @@ class PostgresTx(WriteTx):
     is its snapshot, with no BEGIN or COMMIT to wait for; a second statement raises
     `NeedsSnapshot` so that the store runs the function again in a real transaction."""
 
-    def __init__(self, conn: Connection, locks: Locks | None, single: bool = False) -> None:
+    def __init__(self, conn: _GreenConnection, locks: Locks | None, single: bool = False) -> None:
         self._conn = conn
         self._locks = locks
         self._single = single
@@ -417,11 +422,20 @@ class PostgresTx(WriteTx):
     def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> psycopg.Cursor[TupleRow]:
         if self._locks is not None:
             return self._locks.send(sql, params)
+        self._one_more_statement()
+        return self._conn.execute(sql, params)
+
+    def _text_rows(self, sql: str, params: tuple[str, ...]) -> list[tuple[str | None, ...]]:
+        """A read's rows, for a statement whose parameters and columns are all text."""
+        assert self._locks is None, "a write transaction's statements go through its Locks"
+        self._one_more_statement()
+        return self._conn.text_rows(sql, params)
+
+    def _one_more_statement(self) -> None:
         if self._single:
             if self._ran:
                 raise NeedsSnapshot
             self._ran = True
-        return self._conn.execute(sql, params)
 
     def _endpoints(
         self, rows: Iterable[tuple[Any, ...]], locked: bool = True
@@ -443,13 +457,16 @@ class PostgresTx(WriteTx):
     def get_app(self, app_id: str) -> App | None:
         if "\x00" in app_id:  # from a URL; no stored id holds NUL
             return None
+        if self._locks is None:
+            rows: list[tuple[Any, ...]] = self._text_rows(_APP, (app_id,))
+            return decode_app(rows[0][0]) if rows else None
         # Shared: writes in an app exclude only its update and deletion, not each other.
         rows = self._lock(
             "app",
             app_id,
             "",
             exclusive=False,
-            then=("SELECT doc FROM apps WHERE id = %s", (app_id,)),
+            then=(_APP, (app_id,)),
         )
         return decode_app(rows[0][0]) if rows else None
 
@@ -493,7 +510,9 @@ class PostgresTx(WriteTx):
         if "\x00" in app_id:  # from a URL; no stored id holds NUL
             return None, []
         query = _APP_AND_ENDPOINTS.format(on=on, order=order)
-        if self._locks is None or app_id in self._held:
+        if self._locks is None:
+            return app_and_endpoints(self._text_rows(query, (value, app_id)))
+        if app_id in self._held:
             return app_and_endpoints(self._execute(query, (value, app_id)).fetchall())
         # The app's lock shared, as in `get_app`.
         self._locks.take([lock_key("app", app_id, "")], exclusive=False)
@@ -925,6 +944,7 @@ _ENDPOINTS = "SELECT app_id, id_key, user_id, address, doc FROM endpoints WHERE 
 _APP_KINDS = frozenset({"endpoint", "user", "address", "names"})
 """The locks that a transaction holding their app's lock exclusively (`PostgresTx._hold`)
 does without: each is taken with the app's lock shared."""
+_APP = "SELECT doc FROM apps WHERE id = %s"
 # The endpoint's key, user and address only for a write transaction's `_seen`.
 _APP_AND_ENDPOINTS = (
     "SELECT a.doc, e.doc, e.id_key, e.user_id, e.address FROM apps a"
@@ -1036,14 +1056,164 @@ async def _on_loop(fn: Callable[..., T], *args: Any) -> T:
 
 class _GreenConnection(psycopg.Connection[TupleRow]):
     """psycopg's blocking connection whose every wait for the server (a statement, a COPY,
-    a transaction's BEGIN or COMMIT) is awaited on the event loop instead (`_on_loop`)."""
+    a transaction's BEGIN or COMMIT) is awaited on the event loop instead (`_on_loop`).
+
+    The socket stays registered with the loop from one statement to the next (`_readable`),
+    where psycopg's own `wait_async` registers it, arms a timer and unregisters it for each
+    statement: two system calls and a timer a round trip, a sixth of a read's CPU. One timer
+    a connection (`_check`) stands in for psycopg's per-wait timer: uvloop drops a socket's
+    registration without a word when the socket reports an error (a server that closed the
+    connection), and only a look at the socket then ends the wait."""
+
+    _answer: asyncio.Future[int] | None = None
+    _watched: tuple[asyncio.AbstractEventLoop, int] | None = None  # the loop, the socket
+    _checking: asyncio.TimerHandle | None = None
+    _checked: asyncio.Future[int] | None = None  # the answer awaited at the last check
 
     def wait(
         self, gen: PQGen[RV], interval: float = _WAIT_INTERVAL, timeout: float | None = None
     ) -> RV:
-        return _wait_on_loop(
-            waiting.wait_async(gen, self.pgconn.socket, interval=interval, timeout=timeout)
-        )
+        if timeout is not None:  # only psycopg's notifies() waits with a timeout
+            return _wait_on_loop(
+                waiting.wait_async(gen, self.pgconn.socket, interval=interval, timeout=timeout)
+            )
+        try:
+            state = next(gen)
+            while True:
+                if state & waiting.WAIT_W:
+                    # Output left to send: the socket is nearly always writable at once.
+                    ready = _ready_now(self.pgconn.socket, state) or _wait_on_loop(
+                        waiting.wait_async(_one_wait(state), self.pgconn.socket, interval=interval)
+                    )
+                else:
+                    ready = _wait_on_loop(self._readable(interval))
+                state = gen.send(ready)
+        except StopIteration as done:
+            if self.pgconn.status == BAD:
+                self._unwatch()
+            return cast(RV, done.value)
+        except BaseException:
+            # libpq closes the socket of a lost connection (in the generator): the loop must
+            # forget it, or a new socket given the same number would never be watched.
+            self._unwatch()
+            raise
+
+    _text_statements: dict[str, bytes] | None = None  # SQL → its prepared statement's name
+
+    def text_rows(self, sql: str, params: tuple[str, ...]) -> list[tuple[str | None, ...]]:
+        """The rows of `sql` (parameters `%s`), whose parameters and columns are all text,
+        through libpq directly (psycopg's `pq` layer) and a statement prepared once on this
+        connection. psycopg's cursor (its query conversion, adaptation, column objects and
+        row loading) costs ~25 µs of CPU a statement, a quarter of a PostgreSQL read;
+        text needs none of it."""
+        pgconn = self.pgconn
+        encoding = self.info.encoding
+        prepared = self._text_statements
+        if prepared is None:
+            prepared = self._text_statements = {}
+        name = prepared.get(sql)
+        if name is None:
+            name = f"openpinpoint_{len(prepared)}".encode()
+            numbers = itertools.count(1)
+            numbered = re.sub("%s", lambda _: f"${next(numbers)}", sql)
+            pgconn.send_prepare(name, numbered.encode(encoding))
+            _check_result(self.wait(generators.execute(pgconn)), ExecStatus.COMMAND_OK, encoding)
+            prepared[sql] = name
+        pgconn.send_query_prepared(name, [param.encode(encoding) for param in params])
+        try:
+            result = _check_result(
+                self.wait(generators.execute(pgconn)), ExecStatus.TUPLES_OK, encoding
+            )
+        except errors.InvalidSqlStatementName:
+            # psycopg ends its own prepared statements with DEALLOCATE ALL (after a
+            # rollback, say), and these went with them.
+            self._text_statements = None
+            raise _StatementsForgotten from None
+        columns = range(result.nfields)
+        return [
+            tuple(
+                None if (value := result.get_value(row, column)) is None else value.decode(encoding)
+                for column in columns
+            )
+            for row in range(result.ntuples)
+        ]
+
+    def _readable(self, interval: float) -> asyncio.Future[int]:
+        loop = asyncio.get_running_loop()
+        if self._watched is None or self._watched[0] is not loop:
+            self._unwatch()
+            socket = self.pgconn.socket
+            loop.add_reader(socket, self._on_readable)
+            self._watched = (loop, socket)
+        self._answer = answer = loop.create_future()
+        if self._checking is None:
+            self._checking = loop.call_later(interval, self._check, interval)
+        return answer
+
+    def _on_readable(self) -> None:
+        answer, self._answer = self._answer, None
+        if answer is not None and not answer.done():
+            answer.set_result(waiting.READY_R)
+        else:  # nobody waits (a notice, or the server closing): stop watching until asked
+            self._unwatch()
+
+    def _check(self, interval: float) -> None:
+        """A wait that has lasted a whole interval is woken to look at the socket itself
+        (a needless look reads nothing and waits again), and the socket is registered anew."""
+        self._checking = None
+        answer = self._answer
+        if answer is None or answer.done():
+            return
+        if answer is self._checked:
+            self._unwatch()
+            self._answer = None
+            answer.set_result(waiting.READY_R)
+            return
+        self._checked = answer
+        self._checking = asyncio.get_running_loop().call_later(interval, self._check, interval)
+
+    def _unwatch(self) -> None:
+        if self._watched is not None:
+            loop, socket = self._watched
+            self._watched = None
+            loop.remove_reader(socket)
+
+    def close(self) -> None:
+        self._unwatch()  # before the descriptor can be reused by another socket
+        if self._checking is not None:
+            self._checking.cancel()
+            self._checking = None
+        super().close()
+
+
+def _check_result(results: list[PGresult], status: ExecStatus, encoding: str) -> PGresult:
+    """The one result of a statement, which must have `status`; else its error, raised."""
+    (result,) = results
+    if result.status != status:
+        raise errors.error_from_result(result, encoding=encoding)
+    return result
+
+
+def _ready_now(fileno: int, state: waiting.Wait) -> int:
+    """Which of `state`'s waits the socket satisfies right now (0: none)."""
+    readable, writable, _ = select.select(
+        [fileno] if state & waiting.WAIT_R else [],
+        [fileno] if state & waiting.WAIT_W else [],
+        [],
+        0,
+    )
+    return (waiting.READY_R if readable else 0) | (waiting.READY_W if writable else 0)
+
+
+def _one_wait(state: waiting.Wait) -> PQGen[waiting.Ready | int]:
+    """A generator that asks `wait_async` for one wait on `state` and returns its outcome."""
+    ready = yield state
+    return ready
+
+
+class _StatementsForgotten(Exception):
+    """The connection's prepared statements were deallocated; the transaction runs again
+    and prepares them anew."""
 
 
 class _NoConnection(Exception):
@@ -1171,6 +1341,8 @@ class PostgresStore:
             except NeedsSnapshot:
                 attempt.single = False
                 continue
+            except _StatementsForgotten:
+                continue
             except LockConflict as conflict:
                 (attempt.wanted,) = conflict.args
                 if time.monotonic() > deadline:
@@ -1238,7 +1410,7 @@ class _Attempt:
         self.wanted: dict[int, bool] = {}
         self.committing = False
 
-    def run(self, conn: Connection) -> Any:
+    def run(self, conn: _GreenConnection) -> Any:
         self.committing = False
         if self.single:
             return self.fn(PostgresTx(conn, None, single=True))
