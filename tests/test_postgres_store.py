@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
+import resource
 import socket
 import threading
 from collections import Counter
@@ -16,7 +18,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 from botocore.exceptions import ClientError
-from psycopg import errors
+from psycopg import errors, waiting
 
 from conftest import STORES, PostgresDatabases, RunningServer, new_store_url, start_servers
 from openpinpoint.core import endpoints
@@ -31,6 +33,7 @@ from openpinpoint.store.postgres import (
     PostgresStore,
     PostgresTx,
     _GreenConnection,
+    _ready_now,
     _wait_on_loop,
     migrate,
     redact,
@@ -698,3 +701,25 @@ def test_a_wait_whose_socket_the_loop_stopped_watching_ends_by_looking_at_the_so
 
 def _count(tx: ReadTx) -> int:
     return tx.count_endpoints(APP)
+
+
+def test_a_socket_is_looked_at_whatever_its_descriptors_number() -> None:
+    """A wait that must send first looks at the socket at once (`_ready_now`); a server with
+    many clients has descriptors past 1023, which select() refuses."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft <= 1500:
+        pytest.skip(f"this process may open only {soft} descriptors")
+    ours, theirs = socket.socketpair()
+    high = os.dup2(ours.fileno(), 1500)
+    try:
+        quiet = _ready_now(high, waiting.WAIT_R)
+        theirs.send(b"x")
+        assert (quiet, _ready_now(high, waiting.WAIT_R), _ready_now(high, waiting.WAIT_RW)) == (
+            0,
+            waiting.READY_R,
+            waiting.READY_RW,
+        )
+    finally:
+        os.close(high)
+        ours.close()
+        theirs.close()

@@ -1236,14 +1236,21 @@ def _check_result(results: list[PGresult], status: ExecStatus, encoding: str) ->
 
 
 def _ready_now(fileno: int, state: waiting.Wait) -> int:
-    """Which of `state`'s waits the socket satisfies right now (0: none)."""
-    readable, writable, _ = select.select(
-        [fileno] if state & waiting.WAIT_R else [],
-        [fileno] if state & waiting.WAIT_W else [],
-        [],
-        0,
+    """Which of `state`'s waits the socket satisfies right now (0: none). poll(), not
+    select(), which refuses descriptors past 1023 (a server with many clients has them)."""
+    poll = select.poll()
+    poll.register(
+        fileno,
+        (select.POLLIN if state & waiting.WAIT_R else 0)
+        | (select.POLLOUT if state & waiting.WAIT_W else 0),
     )
-    return (waiting.READY_R if readable else 0) | (waiting.READY_W if writable else 0)
+    ready = 0
+    for _, events in poll.poll(0):
+        if events & select.POLLIN:
+            ready |= waiting.READY_R
+        if events & select.POLLOUT:
+            ready |= waiting.READY_W
+    return ready
 
 
 def _one_wait(state: waiting.Wait) -> PQGen[waiting.Ready | int]:
