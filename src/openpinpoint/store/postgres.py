@@ -1115,6 +1115,7 @@ class _GreenConnection(psycopg.Connection[TupleRow]):
         self, gen: PQGen[RV], interval: float = _WAIT_INTERVAL, timeout: float | None = None
     ) -> RV:
         if timeout is not None:  # only psycopg's notifies() waits with a timeout
+            self._unwatch()  # wait_async registers the socket itself, and unregisters it
             return _wait_on_loop(
                 waiting.wait_async(gen, self.pgconn.socket, interval=interval, timeout=timeout)
             )
@@ -1123,9 +1124,14 @@ class _GreenConnection(psycopg.Connection[TupleRow]):
             while True:
                 if state & waiting.WAIT_W:
                     # Output left to send: the socket is nearly always writable at once.
-                    ready = _ready_now(self.pgconn.socket, state) or _wait_on_loop(
-                        waiting.wait_async(_one_wait(state), self.pgconn.socket, interval=interval)
-                    )
+                    ready = _ready_now(self.pgconn.socket, state)
+                    if not ready:
+                        self._unwatch()  # as above
+                        ready = _wait_on_loop(
+                            waiting.wait_async(
+                                _one_wait(state), self.pgconn.socket, interval=interval
+                            )
+                        )
                 else:
                     ready = _wait_on_loop(self._readable(interval))
                 state = gen.send(ready)
