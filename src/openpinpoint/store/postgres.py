@@ -23,9 +23,10 @@ import os
 import random
 import re
 import select
+import threading
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import greenlet
@@ -1082,17 +1083,70 @@ async def _on_loop(fn: Callable[..., T], *args: Any) -> T:
     """`fn(*args)` in a greenlet of its own, on the event loop's thread: where psycopg's
     blocking API would wait for the database (`_GreenConnection.wait`), the greenlet hands
     the wait to this coroutine and is resumed with its outcome. The domain's functions stay
-    plain functions, and no thread stands between the loop and the database."""
-    child = greenlet.greenlet(fn)
-    wanted = child.switch(*args)
-    while not child.dead:
+    plain functions, and no thread stands between the loop and the database.
+
+    The greenlets are kept and reused (`_runners`): making one and running it to its end
+    costs 6-12 µs, a switch to a waiting one 0.4 µs."""
+    idle = _idle_runners()
+    if idle:
+        runner = idle.pop()
+    else:
+        runner = greenlet.greenlet(_run_transactions)
+        runner.switch()  # to where it waits for work: it is started with nothing to keep
+    outcome: list[_Finished] = []
+    wanted = runner.switch(fn, args, outcome)
+    while wanted is not _FINISHED:
         try:
-            outcome = await wanted
+            answer = await wanted
         except BaseException as error:  # cancelled, or the wait failed: the greenlet decides
-            wanted = child.throw(error)
+            wanted = runner.throw(error)
         else:
-            wanted = child.switch(outcome)
-    return cast(T, wanted)
+            wanted = runner.switch(answer)
+    idle.append(runner)
+    ((result, failure),) = outcome
+    if failure is not None:
+        raise failure
+    return cast(T, result)
+
+
+class _Finished(NamedTuple):
+    """How a runner's function finished: what it returned, or what it raised."""
+
+    result: Any
+    error: BaseException | None
+
+
+_FINISHED = object()  # what a runner hands back once it has put its `_Finished` in place
+_runners = threading.local()
+
+
+def _idle_runners() -> list[greenlet.greenlet]:
+    """This thread's runners that wait for a function (a greenlet runs only in the thread
+    that made it)."""
+    try:
+        return cast(list[greenlet.greenlet], _runners.idle)
+    except AttributeError:
+        _runners.idle = []
+        return cast(list[greenlet.greenlet], _runners.idle)
+
+
+def _run_transactions() -> None:
+    """A runner's life: run each function it is given, put how it finished where it was
+    told, and wait for the next, holding nothing of the last one meanwhile."""
+    parent = greenlet.getcurrent().parent
+    assert parent is not None
+    work = parent.switch(_FINISHED)
+    while True:
+        fn, args, outcome = work
+        del work
+        try:
+            outcome.append(_Finished(fn(*args), None))
+        except greenlet.GreenletExit:
+            raise  # the runner itself is being discarded
+        except BaseException as error:
+            outcome.append(_Finished(None, error))
+        del fn, args, outcome
+        work = parent.switch(_FINISHED)
 
 
 class _GreenConnection(psycopg.Connection[TupleRow]):
