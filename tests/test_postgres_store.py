@@ -830,3 +830,44 @@ def test_transactions_reuse_their_greenlets_and_keep_nothing_of_the_last_one(
 
     assert asyncio.run(run()) == [True, True]
     assert len(runners) == 1
+
+
+@pytest.mark.postgres
+def test_a_write_that_fails_keeps_the_connections_prepared_statements(
+    postgres_url: str,
+) -> None:
+    """A write transaction that fails is rolled back without psycopg seeing a ROLLBACK:
+    psycopg would deallocate every statement prepared on the connection (its own and the
+    store's), and each read after it would prepare its statement again."""
+
+    class Refused(Exception):
+        pass
+
+    def refuse(tx: WriteTx) -> None:
+        tx.get_endpoint(APP, "e")  # BEGIN, the lock and the read are sent
+        raise Refused
+
+    def prepared(tx: ReadTx) -> int:
+        assert isinstance(tx, PostgresTx)
+        row = tx._conn.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'openpinpoint%'"
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def run() -> tuple[int, int]:
+        store = PostgresStore(postgres_url, size=1)  # one connection: always the same one
+        try:
+            await store.write(lambda tx: tx.put_endpoint(APP, _endpoint("e", 0)))
+            for _ in range(6):  # psycopg prepares a statement run five times
+                await store.read(_count)
+            await store.read(lambda tx: tx.get_app_and_endpoint(APP, "e"))
+            before = await store.read(prepared)
+            with pytest.raises(Refused):
+                await store.write(refuse)
+            await store.read(_count)  # psycopg's next statement sends what it has queued
+            return before, await store.read(prepared)
+        finally:
+            await store.close()
+
+    assert asyncio.run(run()) == (1, 1)

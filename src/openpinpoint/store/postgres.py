@@ -1239,6 +1239,16 @@ class _GreenConnection(psycopg.Connection[TupleRow]):
             for row in range(result.ntuples)
         ]
 
+    def roll_back(self) -> None:
+        """ROLLBACK, sent through libpq: psycopg, seeing a ROLLBACK go through its cursor (or
+        its own `rollback()`), deallocates every statement prepared on the connection, the
+        store's (`text_rows`) with its own."""
+        pgconn = self.pgconn
+        pgconn.send_query(b"ROLLBACK")
+        _check_result(
+            self.wait(generators.execute(pgconn)), ExecStatus.COMMAND_OK, self.info.encoding
+        )
+
     def _readable(self, interval: float) -> asyncio.Future[int]:
         loop = asyncio.get_running_loop()
         if self._watched is None or self._watched[0] is not loop:
@@ -1530,9 +1540,8 @@ class _Attempt:
                 self.committing = True
                 locks.commit()
             except BaseException:
-                # Not conn.rollback(), which also forgets the prepared statements.
                 if not conn.closed and conn.info.transaction_status in ENDED_BY_ROLLBACK:
-                    conn.execute("ROLLBACK")
+                    conn.roll_back()
                 raise
             return result
         # Reads take one consistent snapshot and need no locks.
