@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, ClassVar, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import boto3
@@ -89,7 +89,11 @@ class RunningServer:
 
     Unless `args` choose `--auth` or `--keys-file`, the server verifies SigV4 signatures
     against a keys file of its own that holds `TEST_KEY`, and `client()` signs with it.
+    Every server started is stopped at the end of the session at the latest, and its keys
+    file removed (`_stop_forgotten_servers`).
     """
+
+    started: ClassVar[list[RunningServer]] = []
 
     def __init__(
         self,
@@ -114,6 +118,7 @@ class RunningServer:
             text=True,
             env={**os.environ, **(env or {})},
         )
+        RunningServer.started.append(self)
         assert self.process.stdout is not None
         assert self.process.stderr is not None
         self._output = _Lines(self.process.stdout)
@@ -251,6 +256,15 @@ class PostgresDatabases:
                 # FORCE ends the sessions of servers that a failed test left running.
                 drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
                 conn.execute(drop.format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_forgotten_servers() -> Iterator[None]:
+    """A test that ends a server's process itself, or not at all, leaves its keys file in
+    the temporary directory; the session's end removes it."""
+    yield
+    for server in RunningServer.started:
+        server.kill()
 
 
 @pytest.fixture(scope="session")
