@@ -33,6 +33,7 @@ from openpinpoint.store.open import open_store
 from openpinpoint.store.postgres import (
     BULK_ENDPOINTS,
     SCHEMA_VERSION,
+    Locks,
     PostgresStore,
     PostgresTx,
     _GreenConnection,
@@ -850,7 +851,7 @@ def test_a_write_that_fails_keeps_the_connections_prepared_statements(
     def prepared(tx: ReadTx) -> int:
         assert isinstance(tx, PostgresTx)
         row = tx._conn.execute(
-            "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'openpinpoint%'"
+            "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'openpinpoint_read%'"
         ).fetchone()
         assert row is not None
         return int(row[0])
@@ -871,3 +872,103 @@ def test_a_write_that_fails_keeps_the_connections_prepared_statements(
             await store.close()
 
     assert asyncio.run(run()) == (1, 1)
+
+
+def _prepared_writes(tx: ReadTx) -> int:
+    assert isinstance(tx, PostgresTx)
+    row = tx._conn.execute(
+        "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'openpinpoint_write%'"
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.mark.postgres
+def test_a_write_transactions_statements_are_prepared_once_per_connection(
+    postgres_url: str,
+) -> None:
+    """PostgreSQL parses and plans a write's statements once per connection: updates
+    after the first prepare nothing more."""
+    stamp = Stamp(request_id="r", now="2026-12-03T00:00:00.000Z")
+
+    def update(n: int) -> Callable[[WriteTx], Any]:
+        request = EndpointRequest(address=f"e{n}@example.com", metrics={"sessions": float(n)})
+        return lambda tx: endpoints.update_endpoint_in_app(tx, APP, "e", request, stamp)
+
+    async def run() -> list[int]:
+        store = PostgresStore(postgres_url, size=1)  # one connection: always the same one
+        try:
+            app = App(id=APP, name="n", arn="arn", creation_date=stamp.now, tags={})
+            await store.write(lambda tx: tx.insert_app(app))
+            counts = []
+            for n in range(4):
+                await store.write(update(n))
+                counts.append(await store.read(_prepared_writes))
+            return counts
+        finally:
+            await store.close()
+
+    first, *after = asyncio.run(run())
+    assert first > 0
+    assert after == [first] * 3
+
+
+@pytest.mark.postgres
+def test_statements_prepared_in_a_message_that_failed_are_prepared_again(
+    postgres_url: str,
+) -> None:
+    """A message stops at its first failing statement: a PREPARE before it ran, one after it
+    did not. Neither is taken as known, so the next transaction prepares both again and
+    runs at once."""
+
+    def locks(tx: WriteTx) -> Locks:
+        assert isinstance(tx, PostgresTx)
+        assert tx._locks is not None
+        return tx._locks
+
+    def failing(tx: WriteTx) -> None:
+        locks(tx).queue("SELECT 1 / %s", (0,))  # prepared, then fails
+        locks(tx).send("SELECT 2 / %s", (1,))  # its PREPARE never runs
+
+    runs: list[WriteTx] = []
+
+    def working(tx: WriteTx) -> list[tuple[Any, ...]]:
+        runs.append(tx)
+        locks(tx).queue("SELECT 1 / %s", (1,))
+        return locks(tx).send("SELECT 2 / %s", (1,)).fetchall()
+
+    async def run() -> list[tuple[Any, ...]]:
+        store = PostgresStore(postgres_url, size=1)
+        try:
+            with pytest.raises(errors.DivisionByZero):
+                await store.write(failing)
+            return await store.write(working)
+        finally:
+            await store.close()
+
+    assert asyncio.run(run()) == [(2,)]
+    assert len(runs) == 1  # not run again after finding a statement missing
+
+
+@pytest.mark.postgres
+def test_writes_answer_after_the_connections_prepared_statements_are_deallocated(
+    postgres_url: str,
+) -> None:
+    """A write whose prepared statements were deallocated behind the store's back (psycopg
+    does it after a rollback of its own) runs again and prepares them anew."""
+
+    def forget(tx: ReadTx) -> None:
+        assert isinstance(tx, PostgresTx)
+        tx._conn.execute("DEALLOCATE ALL")
+
+    async def run() -> int:
+        store = PostgresStore(postgres_url, size=1)  # one connection: always the same one
+        try:
+            await store.write(lambda tx: tx.put_endpoint(APP, _endpoint("e", 0)))
+            await store.read(forget)
+            await store.write(lambda tx: tx.put_endpoint(APP, _endpoint("f", 1)))
+            return await store.read(_count)
+        finally:
+            await store.close()
+
+    assert asyncio.run(run()) == 2

@@ -307,12 +307,13 @@ class Locks:
     before it, and the transaction's own writes.
     """
 
-    def __init__(self, conn: Connection, wanted: dict[int, bool]) -> None:
+    def __init__(self, conn: _GreenConnection, wanted: dict[int, bool]) -> None:
         self._conn = conn
         self._cursor = psycopg.ClientCursor(conn)  # formats statements; runs none
         self._rows = Transformer(conn)
         self._answer = _Answer([], has_rows=False)
         self._queue: list[bytes] = []
+        self._preparing: dict[str, str] = {}  # statements PREPAREd in the queue: SQL → name
         self._begun = False  # whether BEGIN has been sent
         self.held: dict[int, bool] = {}
         self.queue("BEGIN ISOLATION LEVEL READ COMMITTED")
@@ -323,8 +324,25 @@ class Locks:
             self.held[key] = exclusive
 
     def queue(self, sql: str, params: tuple[Any, ...] = ()) -> None:
-        """Send the statement with the next one that is read."""
-        self._queue.append(self._cursor.mogrify(sql, params or None).encode())
+        """Send the statement with the next one that is read.
+
+        A statement with parameters runs as `EXECUTE` of a statement prepared once per
+        connection (its `PREPARE` travels in the same message the first time): PostgreSQL
+        then neither parses nor plans it again, a quarter of its CPU for an update."""
+        if not params:
+            self._queue.append(sql.encode())
+            return
+        call = f"EXECUTE {self._prepared(sql)}({', '.join(['%s'] * len(params))})"
+        self._queue.append(self._cursor.mogrify(call, params).encode())
+
+    def _prepared(self, sql: str) -> str:
+        """The name of `sql` prepared on the connection, its PREPARE queued if need be."""
+        name = self._conn.prepared_writes.get(sql) or self._preparing.get(sql)
+        if name is None:
+            name = self._conn.new_statement_name("write")
+            self._queue.append(f"PREPARE {name} AS {_numbered(sql)}".encode())
+            self._preparing[sql] = name
+        return name
 
     def send(self, sql: str, params: tuple[Any, ...] = ()) -> _Answer:
         """Run the queued statements, then this one, in one round trip; its answer."""
@@ -344,12 +362,20 @@ class Locks:
         pgconn = self._conn.pgconn
         pgconn.send_query(b"; ".join(statements))
         results = self._conn.wait(generators.execute(pgconn))
+        preparing, self._preparing = self._preparing, {}
         for result in results:
             if result.status not in _ANSWERED:
+                # The message stopped there: its PREPAREs after that point did not run,
+                # those before it did. None is taken as known, and the next use of each
+                # prepares it under a new name.
                 error = errors.error_from_result(result, encoding=self._conn.info.encoding)
                 if isinstance(error, errors.LockNotAvailable):
                     raise LockConflict(dict(self.held)) from None
+                if isinstance(error, errors.InvalidSqlStatementName):
+                    self._conn.prepared_writes.clear()  # deallocated by someone: again
+                    raise _StatementsForgotten from None
                 raise error
+        self._conn.prepared_writes.update(preparing)
         last = results[-1]
         if last.status == ExecStatus.TUPLES_OK:
             self._rows.set_pgresult(last)
@@ -377,7 +403,8 @@ class Locks:
             # numbers and a truth value reach the text, whatever a caller passed.
             keys_text = ",".join(str(int(key)) for key in missing)
             flag = "true" if exclusive else "false"
-            self._queue.append(f"SELECT openpinpoint_try_locks('{{{keys_text}}}', {flag})".encode())
+            name = self._prepared(_TRY_LOCKS)
+            self._queue.append(f"EXECUTE {name}('{{{keys_text}}}', {flag})".encode())
             # Held from here on as far as this transaction knows: an attempt that fails
             # raises LockConflict with them, and the rerun waits for all of them.
             for key in missing:
@@ -406,6 +433,7 @@ class _Answer:
 
 
 _ANSWERED = (ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK, ExecStatus.EMPTY_QUERY)
+_TRY_LOCKS = "SELECT openpinpoint_try_locks(%s::bigint[], %s::boolean)"
 Rows = psycopg.Cursor[TupleRow] | _Answer
 
 
@@ -1200,6 +1228,8 @@ class _GreenConnection(psycopg.Connection[TupleRow]):
             raise
 
     _text_statements: dict[str, bytes] | None = None  # SQL → its prepared statement's name
+    _prepared_writes: dict[str, str] | None = None
+    _statements_named = 0
 
     def text_rows(self, sql: str, params: tuple[str, ...]) -> list[tuple[str | None, ...]]:
         """The rows of `sql` (parameters `%s`), whose parameters and columns are all text,
@@ -1214,10 +1244,8 @@ class _GreenConnection(psycopg.Connection[TupleRow]):
             prepared = self._text_statements = {}
         name = prepared.get(sql)
         if name is None:
-            name = f"openpinpoint_{len(prepared)}".encode()
-            numbers = itertools.count(1)
-            numbered = re.sub("%s", lambda _: f"${next(numbers)}", sql)
-            pgconn.send_prepare(name, numbered.encode(encoding))
+            name = self.new_statement_name("read").encode()
+            pgconn.send_prepare(name, _numbered(sql).encode(encoding))
             _check_result(self.wait(generators.execute(pgconn)), ExecStatus.COMMAND_OK, encoding)
             prepared[sql] = name
         pgconn.send_query_prepared(name, [param.encode(encoding) for param in params])
@@ -1238,6 +1266,19 @@ class _GreenConnection(psycopg.Connection[TupleRow]):
             )
             for row in range(result.ntuples)
         ]
+
+    @property
+    def prepared_writes(self) -> dict[str, str]:
+        """The write transactions' statements prepared on this connection: SQL → name."""
+        if self._prepared_writes is None:
+            self._prepared_writes = {}
+        return self._prepared_writes
+
+    def new_statement_name(self, kind: str) -> str:
+        """A name no statement on this connection has had (one prepared in a message that
+        failed may or may not exist, so names are never used twice)."""
+        self._statements_named += 1
+        return f"openpinpoint_{kind}_{self._statements_named}"
 
     def roll_back(self) -> None:
         """ROLLBACK, sent through libpq: psycopg, seeing a ROLLBACK go through its cursor (or
@@ -1295,6 +1336,12 @@ class _GreenConnection(psycopg.Connection[TupleRow]):
             self._checking.cancel()
             self._checking = None
         super().close()
+
+
+def _numbered(sql: str) -> str:
+    """`sql` with PostgreSQL's numbered parameters ($1, $2, ...) for psycopg's `%s`."""
+    numbers = itertools.count(1)
+    return re.sub("%s", lambda _: f"${next(numbers)}", sql)
 
 
 def _check_result(results: list[PGresult], status: ExecStatus, encoding: str) -> PGresult:
