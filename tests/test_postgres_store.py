@@ -26,7 +26,7 @@ from psycopg import errors, waiting
 from conftest import STORES, PostgresDatabases, RunningServer, new_store_url, start_servers
 from openpinpoint.core import endpoints
 from openpinpoint.core.endpoints import Stamp
-from openpinpoint.core.errors import ServiceUnavailable, TooManyRequests
+from openpinpoint.core.errors import InternalServerError, ServiceUnavailable, TooManyRequests
 from openpinpoint.core.shapes import EndpointRequest, EndpointResponse, EndpointUser
 from openpinpoint.store.base import App, ReadTx, WriteTx, stored_endpoint
 from openpinpoint.store.open import open_store
@@ -972,3 +972,29 @@ def test_writes_answer_after_the_connections_prepared_statements_are_deallocated
             await store.close()
 
     assert asyncio.run(run()) == 2
+
+
+@pytest.mark.postgres
+def test_statements_that_keep_vanishing_end_in_an_error_that_says_why(postgres_url: str) -> None:
+    """A pooler in transaction mode hands each transaction another session, where the
+    statements prepared before do not exist. The store runs a transaction again a few
+    times, then answers 500 and names the cause, rather than trying for ever."""
+    runs: list[ReadTx] = []
+
+    def vanishing(tx: ReadTx) -> None:
+        assert isinstance(tx, PostgresTx)
+        runs.append(tx)
+        tx.get_app(APP)  # prepared on first use, then known
+        tx._conn.execute("DEALLOCATE ALL")
+        tx.get_app(APP)
+
+    async def run() -> None:
+        store = PostgresStore(postgres_url, size=1)
+        try:
+            await store.read(vanishing)
+        finally:
+            await store.close()
+
+    with pytest.raises(InternalServerError, match="session mode"):
+        asyncio.run(run())
+    assert len(runs) == 5  # once as one statement, then the first try and three more

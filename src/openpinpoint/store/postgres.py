@@ -83,6 +83,9 @@ PROBE_TIMEOUT = 2
 RETRY_BUDGET_SECONDS = 20.0
 FIRST_BACKOFF_SECONDS = 0.002
 MAX_BACKOFF_SECONDS = 0.2
+# Prepared statements vanish once in a while (psycopg's DEALLOCATE ALL); again and again
+# means that something between the server and PostgreSQL changes the session under it.
+MAX_FORGOTTEN = 3
 # Not expected with the locking below, but a transaction that meets one is safe to rerun.
 RETRYABLE = (errors.SerializationFailure, errors.DeadlockDetected)
 # Any 64-bit constant that no other application is likely to use on the same database.
@@ -1495,6 +1498,7 @@ class PostgresStore:
         deadline = time.monotonic() + RETRY_BUDGET_SECONDS
         backoff = FIRST_BACKOFF_SECONDS
         attempt = _Attempt(fn, write)
+        forgotten = 0
         while True:
             conn: _GreenConnection | None = None
             try:
@@ -1507,6 +1511,13 @@ class PostgresStore:
                 attempt.single = False
                 continue
             except _StatementsForgotten:
+                forgotten += 1
+                if forgotten > MAX_FORGOTTEN:
+                    raise InternalServerError(
+                        "The database keeps losing this server's prepared statements: a "
+                        "connection pooler in transaction mode in front of PostgreSQL? "
+                        "Use session mode (docs/scaling.md)"
+                    ) from None
                 continue
             except LockConflict as conflict:
                 (attempt.wanted,) = conflict.args
