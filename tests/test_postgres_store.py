@@ -730,63 +730,6 @@ def test_a_socket_is_looked_at_whatever_its_descriptors_number() -> None:
 
 
 @pytest.mark.postgres
-def test_a_write_too_large_for_the_socket_leaves_the_connection_watched_as_it_believes(
-    postgres_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A message larger than the socket's buffer waits until the socket can take more, and
-    psycopg's wait for that registers the socket and unregisters it when done. Afterwards
-    the connection must not believe the loop still watches its socket: a statement's wait
-    would then be woken only by the check (`_check`), 0.1-0.2 s late."""
-    watched: set[int] = set()  # what the loop watches, as its calls say
-    connections: list[_GreenConnection] = []
-    after_falling_back: list[bool] = []  # each time: whether the belief matched the loop
-    wait_async, readable = waiting.wait_async, _GreenConnection._readable
-
-    async def waiting_for_the_socket(gen: Any, *args: Any, **kwargs: Any) -> Any:
-        done = await wait_async(gen, *args, **kwargs)
-        for conn in connections:
-            after_falling_back.append(conn._watched is None or conn._watched[1] in watched)
-        return done
-
-    def remembered(self: _GreenConnection, interval: float) -> Any:
-        if self not in connections:
-            connections.append(self)
-        return readable(self, interval)
-
-    monkeypatch.setattr(waiting, "wait_async", waiting_for_the_socket)
-    monkeypatch.setattr(_GreenConnection, "_readable", remembered)
-    large = EndpointResponse(
-        id="large", endpoint_status="ACTIVE", attributes={"a": ["x" * 8_000_000]}
-    )
-
-    async def run() -> int:
-        loop = asyncio.get_running_loop()
-        add_reader, remove_reader = loop.add_reader, loop.remove_reader
-
-        def adding(fd: Any, callback: Callable[..., object], *args: Any) -> None:
-            watched.add(fd)
-            add_reader(fd, callback, *args)
-
-        def removing(fd: Any) -> bool:
-            watched.discard(fd)
-            return remove_reader(fd)
-
-        loop.add_reader = adding  # type: ignore[method-assign,assignment]
-        loop.remove_reader = removing  # type: ignore[method-assign]
-        store = PostgresStore(postgres_url, size=1)
-        try:
-            await store.read(_count)  # the connection is watched from here on
-            await store.write(lambda tx: tx.put_endpoint(APP, large))
-            return await store.read(_count)
-        finally:
-            await store.close()
-
-    assert asyncio.run(run()) == 1
-    assert after_falling_back  # the write did wait for the socket to take more
-    assert all(after_falling_back)
-
-
-@pytest.mark.postgres
 def test_transactions_reuse_their_greenlets_and_keep_nothing_of_the_last_one(
     postgres_url: str,
 ) -> None:
@@ -848,14 +791,6 @@ def test_a_write_that_fails_keeps_the_connections_prepared_statements(
         tx.get_endpoint(APP, "e")  # BEGIN, the lock and the read are sent
         raise Refused
 
-    def prepared(tx: ReadTx) -> int:
-        assert isinstance(tx, PostgresTx)
-        row = tx._conn.execute(
-            "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'openpinpoint_read%'"
-        ).fetchone()
-        assert row is not None
-        return int(row[0])
-
     async def run() -> tuple[int, int]:
         store = PostgresStore(postgres_url, size=1)  # one connection: always the same one
         try:
@@ -863,21 +798,24 @@ def test_a_write_that_fails_keeps_the_connections_prepared_statements(
             for _ in range(6):  # psycopg prepares a statement run five times
                 await store.read(_count)
             await store.read(lambda tx: tx.get_app_and_endpoint(APP, "e"))
-            before = await store.read(prepared)
+            before = await store.read(functools.partial(_prepared, "read"))
             with pytest.raises(Refused):
                 await store.write(refuse)
             await store.read(_count)  # psycopg's next statement sends what it has queued
-            return before, await store.read(prepared)
+            return before, await store.read(functools.partial(_prepared, "read"))
         finally:
             await store.close()
 
     assert asyncio.run(run()) == (1, 1)
 
 
-def _prepared_writes(tx: ReadTx) -> int:
+def _prepared(kind: str, tx: ReadTx) -> int:
+    """How many of the store's statements of `kind` (read, write) are prepared on the
+    connection `tx` runs on."""
     assert isinstance(tx, PostgresTx)
     row = tx._conn.execute(
-        "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'openpinpoint_write%'"
+        "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE %s",
+        (f"openpinpoint_{kind}%",),
     ).fetchone()
     assert row is not None
     return int(row[0])
@@ -903,7 +841,7 @@ def test_a_write_transactions_statements_are_prepared_once_per_connection(
             counts = []
             for n in range(4):
                 await store.write(update(n))
-                counts.append(await store.read(_prepared_writes))
+                counts.append(await store.read(functools.partial(_prepared, "write")))
             return counts
         finally:
             await store.close()
