@@ -26,7 +26,7 @@ import select
 import threading
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, NamedTuple, NoReturn, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import greenlet
@@ -314,7 +314,7 @@ class Locks:
         self._conn = conn
         self._cursor = psycopg.ClientCursor(conn)  # formats statements; runs none
         self._rows = Transformer(conn)
-        self._answer = _Answer([], has_rows=False)
+        self._answer = _Answer([])
         self._queue: list[bytes] = []
         self._preparing: dict[str, str] = {}  # statements PREPAREd in the queue: SQL → name
         self._begun = False  # whether BEGIN has been sent
@@ -340,7 +340,7 @@ class Locks:
 
     def _prepared(self, sql: str) -> str:
         """The name of `sql` prepared on the connection, its PREPARE queued if need be."""
-        name = self._conn.prepared_writes.get(sql) or self._preparing.get(sql)
+        name = self._conn.prepared.get(sql) or self._preparing.get(sql)
         if name is None:
             name = self._conn.new_statement_name("write")
             self._queue.append(f"PREPARE {name} AS {_numbered(sql)}".encode())
@@ -375,16 +375,15 @@ class Locks:
                 if isinstance(error, errors.LockNotAvailable):
                     raise LockConflict(dict(self.held)) from None
                 if isinstance(error, errors.InvalidSqlStatementName):
-                    self._conn.prepared_writes.clear()  # deallocated by someone: again
-                    raise _StatementsForgotten from None
+                    self._conn.forget_statements()
                 raise error
-        self._conn.prepared_writes.update(preparing)
+        self._conn.prepared.update(preparing)
         last = results[-1]
-        if last.status == ExecStatus.TUPLES_OK:
+        found: list[tuple[Any, ...]] = []
+        if last.ntuples:
             self._rows.set_pgresult(last)
-            self._answer = _Answer(self._rows.load_rows(0, last.ntuples, tuple), has_rows=True)
-        else:
-            self._answer = _Answer([], has_rows=False)
+            found = self._rows.load_rows(0, last.ntuples, tuple)
+        self._answer = _Answer(found)
         return self._answer
 
     def commit(self) -> None:
@@ -419,11 +418,11 @@ class _Answer:
     """The rows of the last statement of a message that `Locks` sent: what the store reads
     of a cursor."""
 
-    __slots__ = ("_found", "description")
+    __slots__ = ("_found",)
+    description = ()  # unlike a cursor's, never None: a statement without rows has none
 
-    def __init__(self, found: list[tuple[Any, ...]], has_rows: bool) -> None:
+    def __init__(self, found: list[tuple[Any, ...]]) -> None:
         self._found = found
-        self.description = True if has_rows else None  # as a cursor's: None without rows
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         return self._found
@@ -534,13 +533,7 @@ class PostgresTx(WriteTx):
             rows: list[tuple[Any, ...]] = self._text_rows(_APP, (app_id,))
             return decode_app(rows[0][0]) if rows else None
         # Shared: writes in an app exclude only its update and deletion, not each other.
-        rows = self._lock(
-            "app",
-            app_id,
-            "",
-            exclusive=False,
-            then=(_APP, (app_id,)),
-        )
+        rows = self._lock("app", app_id, "", exclusive=False, then=(_APP, (app_id,)))
         return decode_app(rows[0][0]) if rows else None
 
     def list_apps(self, after: int, limit: int) -> list[tuple[int, App]]:
@@ -1230,9 +1223,13 @@ class _GreenConnection(psycopg.Connection[TupleRow]):
             self._unwatch()
             raise
 
-    _text_statements: dict[str, bytes] | None = None  # SQL → its prepared statement's name
-    _prepared_writes: dict[str, str] | None = None
     _statements_named = 0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.prepared: dict[str, str] = {}
+        """The store's statements prepared on this connection (`text_rows`, `Locks`): SQL →
+        name."""
 
     def text_rows(self, sql: str, params: tuple[str, ...]) -> list[tuple[str | None, ...]]:
         """The rows of `sql` (parameters `%s`), whose parameters and columns are all text,
@@ -1242,25 +1239,17 @@ class _GreenConnection(psycopg.Connection[TupleRow]):
         text needs none of it."""
         pgconn = self.pgconn
         encoding = self.info.encoding
-        prepared = self._text_statements
-        if prepared is None:
-            prepared = self._text_statements = {}
-        name = prepared.get(sql)
+        name = self.prepared.get(sql)
         if name is None:
-            name = self.new_statement_name("read").encode()
-            pgconn.send_prepare(name, _numbered(sql).encode(encoding))
-            _check_result(self.wait(generators.execute(pgconn)), ExecStatus.COMMAND_OK, encoding)
-            prepared[sql] = name
-        pgconn.send_query_prepared(name, [param.encode(encoding) for param in params])
+            name = self.new_statement_name("read")
+            pgconn.send_prepare(name.encode(), _numbered(sql).encode(encoding))
+            self._result(ExecStatus.COMMAND_OK)
+            self.prepared[sql] = name
+        pgconn.send_query_prepared(name.encode(), [param.encode(encoding) for param in params])
         try:
-            result = _check_result(
-                self.wait(generators.execute(pgconn)), ExecStatus.TUPLES_OK, encoding
-            )
+            result = self._result(ExecStatus.TUPLES_OK)
         except errors.InvalidSqlStatementName:
-            # psycopg ends its own prepared statements with DEALLOCATE ALL (after a
-            # rollback, say), and these went with them.
-            self._text_statements = None
-            raise _StatementsForgotten from None
+            self.forget_statements()
         columns = range(result.nfields)
         return [
             tuple(
@@ -1270,12 +1259,21 @@ class _GreenConnection(psycopg.Connection[TupleRow]):
             for row in range(result.ntuples)
         ]
 
-    @property
-    def prepared_writes(self) -> dict[str, str]:
-        """The write transactions' statements prepared on this connection: SQL → name."""
-        if self._prepared_writes is None:
-            self._prepared_writes = {}
-        return self._prepared_writes
+    def forget_statements(self) -> NoReturn:
+        """The store's statements were found deallocated (psycopg ends its own with
+        DEALLOCATE ALL, after a rollback say, and these go with them): the transaction runs
+        again and prepares them anew."""
+        self.prepared.clear()
+        raise _StatementsForgotten
+
+    def _result(self, status: ExecStatus) -> PGresult:
+        """The one result of the statement sent, which must have `status`; else its error,
+        raised."""
+        results: list[PGresult] = self.wait(generators.execute(self.pgconn))
+        (result,) = results
+        if result.status != status:
+            raise errors.error_from_result(result, encoding=self.info.encoding)
+        return result
 
     def new_statement_name(self, kind: str) -> str:
         """A name no statement on this connection has had (one prepared in a message that
@@ -1287,11 +1285,8 @@ class _GreenConnection(psycopg.Connection[TupleRow]):
         """ROLLBACK, sent through libpq: psycopg, seeing a ROLLBACK go through its cursor (or
         its own `rollback()`), deallocates every statement prepared on the connection, the
         store's (`text_rows`) with its own."""
-        pgconn = self.pgconn
-        pgconn.send_query(b"ROLLBACK")
-        _check_result(
-            self.wait(generators.execute(pgconn)), ExecStatus.COMMAND_OK, self.info.encoding
-        )
+        self.pgconn.send_query(b"ROLLBACK")
+        self._result(ExecStatus.COMMAND_OK)
 
     def _readable(self, interval: float) -> asyncio.Future[int]:
         loop = asyncio.get_running_loop()
@@ -1345,14 +1340,6 @@ def _numbered(sql: str) -> str:
     """`sql` with PostgreSQL's numbered parameters ($1, $2, ...) for psycopg's `%s`."""
     numbers = itertools.count(1)
     return re.sub("%s", lambda _: f"${next(numbers)}", sql)
-
-
-def _check_result(results: list[PGresult], status: ExecStatus, encoding: str) -> PGresult:
-    """The one result of a statement, which must have `status`; else its error, raised."""
-    (result,) = results
-    if result.status != status:
-        raise errors.error_from_result(result, encoding=encoding)
-    return result
 
 
 def _ready_now(fileno: int, state: waiting.Wait) -> int:
