@@ -21,6 +21,7 @@ import greenlet
 import psycopg
 import pytest
 from botocore.exceptions import ClientError
+from msgspec import UNSET
 from psycopg import errors, waiting
 
 from conftest import STORES, PostgresDatabases, RunningServer, new_store_url, start_servers
@@ -560,8 +561,10 @@ def test_endpoint_writes_take_few_round_trips(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Lock attempts, BEGIN and writes travel with the next statement that is read, or with
-    COMMIT: UpdateEndpoint of an endpoint reads the app and endpoint, the attribute names,
-    the address, then writes and commits; DeleteUserEndpoints reads, then deletes and
+    COMMIT, and UpdateEndpoint reads ahead what its request names: it reads the app and
+    endpoint, the attribute names, the address and the user at once, then writes and
+    commits. An update whose user attributes rewrite the user's other endpoints reads the
+    address again after those writes. DeleteUserEndpoints reads, then deletes and
     commits."""
     stamp = Stamp(request_id="r", now="2026-12-03T00:00:00.000Z")
     sent: list[str] = []
@@ -574,12 +577,14 @@ def test_endpoint_writes_take_few_round_trips(
             sent.append(gen.gi_code.co_name)
         return wait(self, gen, *args, **kwargs)
 
-    def update(endpoint_id: str, user_id: str) -> Callable[[WriteTx], Any]:
+    def update(
+        endpoint_id: str, user_id: str, user_attributes: dict[str, list[str]] | None = None
+    ) -> Callable[[WriteTx], Any]:
         request = EndpointRequest(
             address=f"{endpoint_id}@example.com",
             attributes={"plan": ["free"]},
             metrics={"sessions": 1.0},
-            user=EndpointUser(user_id=user_id),
+            user=EndpointUser(user_id=user_id, user_attributes=user_attributes or UNSET),
         )
         return lambda tx: endpoints.update_endpoint_in_app(tx, APP, endpoint_id, request, stamp)
 
@@ -589,11 +594,13 @@ def test_endpoint_writes_take_few_round_trips(
             app = App(id=APP, name="n", arn="arn", creation_date=stamp.now, tags={})
             await store.write(lambda tx: tx.insert_app(app))
             for n in range(3):
-                await store.write(update(f"e{n}", "leaver"))
+                await store.write(update(f"e{n}", "leaver", {"tier": ["silver"]}))
             counts = []
             monkeypatch.setattr(_GreenConnection, "wait", counting_wait)
             for fn in (
                 update("e0", "leaver"),
+                update("joining", "leaver"),
+                update("e1", "leaver", {"tier": ["gold"]}),
                 lambda tx: endpoints.delete_user_endpoints_in_app(tx, APP, "leaver"),
             ):
                 sent.clear()
@@ -604,7 +611,7 @@ def test_endpoint_writes_take_few_round_trips(
             monkeypatch.undo()
             await store.close()
 
-    assert asyncio.run(run()) == [4, 2]
+    assert asyncio.run(run()) == [2, 2, 3, 2]
 
 
 @pytest.mark.postgres

@@ -65,6 +65,42 @@ def test_nul_characters_in_addresses_and_attribute_names_are_kept(client: Any, a
     assert removed["AttributesResource"]["Attributes"] == ["\x01mark", "n\x00me"]
 
 
+def test_an_update_sees_its_own_writes_to_the_users_endpoints_before_g5(
+    client: Any, app_id: str
+) -> None:
+    """G3 rewrites the user's other endpoints with the new user attributes before G5 looks
+    up the address: an endpoint that both belong to the user and share the address ends
+    INACTIVE *with* the new attributes (PostgreSQL reads the address ahead, and must read
+    it again after those writes)."""
+    client.update_endpoint(
+        ApplicationId=app_id,
+        EndpointId="first",
+        EndpointRequest={
+            "ChannelType": "EMAIL",
+            "Address": "shared@example.com",
+            "User": {"UserId": "u", "UserAttributes": {"tier": ["silver"]}},
+        },
+    )
+    client.update_endpoint(
+        ApplicationId=app_id,
+        EndpointId="second",
+        EndpointRequest={
+            "ChannelType": "EMAIL",
+            "Address": "shared@example.com",
+            "User": {"UserId": "u", "UserAttributes": {"tier": ["gold"]}},
+        },
+    )
+    found = client.get_user_endpoints(ApplicationId=app_id, UserId="u")
+    states = {
+        e["Id"]: (e["EndpointStatus"], e["User"]["UserAttributes"])
+        for e in found["EndpointsResponse"]["Item"]
+    }
+    assert states == {
+        "first": ("INACTIVE", {"tier": ["gold"]}),
+        "second": ("ACTIVE", {"tier": ["gold"]}),
+    }
+
+
 @pytest.mark.parametrize("bad_id", ["ab\x00cd", "0" * 31 + "\x00"])
 def test_an_application_id_holding_nul_is_not_found(client: Any, bad_id: str) -> None:
     with pytest.raises(client.exceptions.NotFoundException):

@@ -191,6 +191,16 @@ def update_endpoint_in_app(
     """`apps.require_app`, then `update_endpoint`: the same answers, the app and the
     endpoint read by one store call."""
     _check_id_in_app(tx, app_id, "EndpointId", endpoint_id)
+    # What `_update` will look up whatever is stored: the request's user, address and
+    # attribute names (a request over the quota is refused before any lookup).
+    names = _asked_names(request)
+    user = request.user.user_id if request.user is not UNSET else None
+    tx.read_ahead(
+        app_id,
+        names=names if _names_sent(names) <= MAX_ATTRIBUTE_NAMES_PER_APP else {},
+        addresses=[request.address] if isinstance(request.address, str) and request.address else [],
+        users=[user] if isinstance(user, str) and _is_id(user) else [],
+    )
     app, existing = tx.get_app_and_endpoint(app_id, endpoint_key(endpoint_id))
     apps.found_app(app, app_id)
     return _update(tx, app_id, endpoint_id, existing, request, stamp=stamp)
@@ -419,8 +429,17 @@ def _make_room(
     )
 
 
-def _register_attribute_names(tx: EndpointTx, app_id: str, request: EndpointRequest) -> None:
-    """G9: at most 250 distinct custom attribute names per app, over all three kinds."""
+def _is_id(value: str) -> bool:
+    """Whether `check_id` takes the value (which `_update` checks after the app, G1)."""
+    try:
+        check_id("UserId", value)
+    except BadRequest:
+        return False
+    return True
+
+
+def _asked_names(request: EndpointRequest) -> dict[str, set[str]]:
+    """The attribute names the request sets, by kind."""
     asked: dict[str, set[str]] = {}
     if request.attributes and (custom := _named(request.attributes)):
         asked["custom"] = custom
@@ -429,9 +448,19 @@ def _register_attribute_names(tx: EndpointTx, app_id: str, request: EndpointRequ
     user = request.user
     if user and user.user_attributes and (names := _named(user.user_attributes)):
         asked["user"] = names
+    return asked
+
+
+def _names_sent(asked: Mapping[str, set[str]]) -> int:
+    return sum(map(len, asked.values()))
+
+
+def _register_attribute_names(tx: EndpointTx, app_id: str, request: EndpointRequest) -> None:
+    """G9: at most 250 distinct custom attribute names per app, over all three kinds."""
+    asked = _asked_names(request)
     if not asked:
         return
-    sent_count = sum(map(len, asked.values()))
+    sent_count = _names_sent(asked)
     if sent_count > MAX_ATTRIBUTE_NAMES_PER_APP:
         # Refused before any lookup: no app could take this many names, and one query per
         # request with thousands of names would be slow or exceed the database's limits.

@@ -278,6 +278,21 @@ class WriteTx(ReadTx, Protocol):
         """Delete the app and everything in it, its resources included."""
         ...
 
+    def read_ahead(
+        self,
+        app_id: str,
+        *,
+        names: Mapping[str, Iterable[str]],
+        addresses: Iterable[str],
+        users: Iterable[str],
+    ) -> None:
+        """A hint, before a write's first read: it may go on to ask
+        `known_attribute_names_by_kind(app_id, names)`, and `active_endpoints_with_address`
+        and `user_endpoints` of each of `addresses` and `users`. A store whose every read is
+        a round trip (PostgreSQL) sends them with the next read and answers from what came
+        back, until the transaction writes; the default does nothing."""
+        return
+
     def active_endpoints_with_address(
         self, app_id: str, address: str
     ) -> list[EndpointResponse]: ...
