@@ -312,8 +312,7 @@ class Locks:
 
     def __init__(self, conn: _GreenConnection, wanted: dict[int, bool]) -> None:
         self._conn = conn
-        self._cursor = psycopg.ClientCursor(conn)  # formats statements; runs none
-        self._rows = Transformer(conn)
+        self._adapter = conn.adapter
         self._answer = _Answer([])
         self._queue: list[bytes] = []
         self._preparing: dict[str, str] = {}  # statements PREPAREd in the queue: SQL → name
@@ -343,8 +342,11 @@ class Locks:
         if not params:
             self._queue.append(sql.encode())
         else:
-            call = f"EXECUTE {self._prepared(sql)}({', '.join(['%s'] * len(params))})"
-            self._queue.append(self._cursor.mogrify(call, params).encode())
+            # Each value as the literal a client-side cursor would write (psycopg's
+            # `as_literal`, libpq's escaping), without the cursor's parsing of the query:
+            # half the CPU of `mogrify` (7.7 µs instead of 13 for an endpoint's write).
+            literals = b", ".join([self._adapter.as_literal(value) for value in params])
+            self._queue.append(b"EXECUTE %s(%s)" % (self._prepared(sql).encode(), literals))
         if answer is not None:
             self._answers.append((len(self._queue) - 1, answer))
 
@@ -397,8 +399,8 @@ class Locks:
     def _load(self, result: PGresult) -> list[tuple[Any, ...]]:
         if not result.ntuples:
             return []
-        self._rows.set_pgresult(result)
-        return self._rows.load_rows(0, result.ntuples, tuple)
+        self._adapter.set_pgresult(result)
+        return self._adapter.load_rows(0, result.ntuples, tuple)
 
     def commit(self) -> None:
         """COMMIT, with what is still queued; nothing at all when nothing was sent."""
@@ -1316,6 +1318,9 @@ class _GreenConnection(psycopg.Connection[TupleRow]):
         self.prepared: dict[str, str] = {}
         """The store's statements prepared on this connection (`text_rows`, `Locks`): SQL →
         name."""
+        self.adapter = Transformer(self)
+        """Writes parameters as literals and loads rows for `Locks`; made once, since a
+        Transformer keeps the dumpers and loaders it has looked up."""
 
     def text_rows(self, sql: str, params: tuple[str, ...]) -> list[tuple[str | None, ...]]:
         """The rows of `sql` (parameters `%s`), whose parameters and columns are all text,
