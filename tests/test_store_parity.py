@@ -72,24 +72,16 @@ def test_an_update_sees_its_own_writes_to_the_users_endpoints_before_g5(
     up the address: an endpoint that both belong to the user and share the address ends
     INACTIVE *with* the new attributes (PostgreSQL reads the address ahead, and must read
     it again after those writes)."""
-    client.update_endpoint(
-        ApplicationId=app_id,
-        EndpointId="first",
-        EndpointRequest={
-            "ChannelType": "EMAIL",
-            "Address": "shared@example.com",
-            "User": {"UserId": "u", "UserAttributes": {"tier": ["silver"]}},
-        },
-    )
-    client.update_endpoint(
-        ApplicationId=app_id,
-        EndpointId="second",
-        EndpointRequest={
-            "ChannelType": "EMAIL",
-            "Address": "shared@example.com",
-            "User": {"UserId": "u", "UserAttributes": {"tier": ["gold"]}},
-        },
-    )
+    for endpoint_id, tier in (("first", "silver"), ("second", "gold")):
+        client.update_endpoint(
+            ApplicationId=app_id,
+            EndpointId=endpoint_id,
+            EndpointRequest={
+                "ChannelType": "EMAIL",
+                "Address": "shared@example.com",
+                "User": {"UserId": "u", "UserAttributes": {"tier": [tier]}},
+            },
+        )
     found = client.get_user_endpoints(ApplicationId=app_id, UserId="u")
     states = {
         e["Id"]: (e["EndpointStatus"], e["User"]["UserAttributes"])
