@@ -1,9 +1,10 @@
 """The ceiling baseline: the smallest ASGI app on OpenPinpoint's own HTTP stack.
 
 It reads the request body and answers every request with the same 600-byte JSON, on
-uvicorn with httptools and uvloop and the socket set up exactly as `openpinpoint serve`
-does. No server built on this stack can be faster, so OpenPinpoint's throughput divided
-by this one's is the share of the stack's capacity that OpenPinpoint's own work leaves.
+uvicorn with OpenPinpoint's httptools protocol (`wire/http.py`: a response's head and body
+in one write) and uvloop, and the socket set up exactly as `openpinpoint serve` does. No
+server built on this stack can be faster, so OpenPinpoint's throughput divided by this
+one's is the share of the stack's capacity that OpenPinpoint's own work leaves.
 
     python bench/ceiling.py [--port 0] [--workers N]
 """
@@ -20,6 +21,7 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from openpinpoint.server import bind
+from openpinpoint.wire.http import PinpointConfig
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -78,9 +80,8 @@ def main() -> None:
     args = parser.parse_args()
     sock = bind(args.host, args.port)
     host, port = sock.getsockname()[:2]
-    config = uvicorn.Config(
+    config = PinpointConfig(
         "ceiling:app",
-        http="httptools",
         loop="uvloop",
         lifespan="off",
         log_config=None,

