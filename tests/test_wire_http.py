@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Iterator
 from urllib.parse import urlsplit
+
+import pytest
 
 from conftest import RunningServer
 from openpinpoint.wire.http import ResponseWrites
@@ -29,41 +32,44 @@ class _Transport(asyncio.WriteTransport):
         return self.closed
 
 
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
 def _writes(loop: asyncio.AbstractEventLoop) -> tuple[_Transport, ResponseWrites]:
     transport = _Transport()
     return transport, ResponseWrites(transport, loop)
 
 
-def test_what_a_response_writes_in_one_step_leaves_in_one_write_at_its_end() -> None:
-    loop = asyncio.new_event_loop()
-    try:
-        transport, writes = _writes(loop)
-        writes.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
-        writes.write(b"{}")
-        assert transport.written == []
-        loop.run_until_complete(asyncio.sleep(0))
-        assert transport.written == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"]
-        writes.write(b"next")
-        loop.run_until_complete(asyncio.sleep(0))
-        assert transport.written[1:] == [b"next"]
-    finally:
-        loop.close()
+def test_what_a_response_writes_in_one_step_leaves_in_one_write_at_its_end(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    transport, writes = _writes(loop)
+    writes.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+    writes.write(b"{}")
+    assert transport.written == []
+    loop.run_until_complete(asyncio.sleep(0))
+    assert transport.written == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"]
+    writes.write(b"next")
+    loop.run_until_complete(asyncio.sleep(0))
+    assert transport.written[1:] == [b"next"]
 
 
-def test_closing_sends_what_is_pending_first_and_nothing_after() -> None:
-    loop = asyncio.new_event_loop()
-    try:
-        transport, writes = _writes(loop)
-        writes.write(b"head")
-        writes.write(b"body")
-        writes.close()
-        assert (transport.written, transport.closed) == ([b"headbody"], True)
-        writes.write(b"late")  # the flush scheduled by the first write, and this one's
-        loop.run_until_complete(asyncio.sleep(0))
-        assert transport.written == [b"headbody"]
-        assert writes.is_closing()
-    finally:
-        loop.close()
+def test_closing_sends_what_is_pending_first_and_nothing_after(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    transport, writes = _writes(loop)
+    writes.write(b"head")
+    writes.write(b"body")
+    writes.close()
+    assert (transport.written, transport.closed) == ([b"headbody"], True)
+    writes.write(b"late")  # the flush scheduled by the first write, and this one's
+    loop.run_until_complete(asyncio.sleep(0))
+    assert transport.written == [b"headbody"]
+    assert writes.is_closing()
 
 
 def test_a_response_before_the_server_closes_the_connection_arrives_whole(
