@@ -30,7 +30,13 @@ from openpinpoint.core.shapes import (
     user_id_of,
 )
 from openpinpoint.core.staged import EndpointTx, StagedEndpoints
-from openpinpoint.core.values import check_id, cohort_id, endpoint_key, normalise_client_date
+from openpinpoint.core.values import (
+    check_id,
+    cohort_id,
+    endpoint_key,
+    is_id,
+    normalise_client_date,
+)
 from openpinpoint.store.base import ReadTx, WriteTx
 
 PUSH_CHANNELS = frozenset(
@@ -182,7 +188,10 @@ def update_endpoint(
     check_id("EndpointId", endpoint_id)
     key = endpoint_key(endpoint_id)
     existing = tx.get_endpoint(app_id, key)
-    return _update(tx, app_id, endpoint_id, existing, request, stamp=stamp, origin=origin)
+    names = _asked_names(request)
+    return _update(
+        tx, app_id, endpoint_id, existing, request, names=names, stamp=stamp, origin=origin
+    )
 
 
 def update_endpoint_in_app(
@@ -191,19 +200,20 @@ def update_endpoint_in_app(
     """`apps.require_app`, then `update_endpoint`: the same answers, the app and the
     endpoint read by one store call."""
     _check_id_in_app(tx, app_id, "EndpointId", endpoint_id)
-    # What `_update` will look up whatever is stored: the request's user, address and
-    # attribute names (a request over the quota is refused before any lookup).
+    # What `_update` will look up whatever is stored: the request's user (once valid:
+    # `_update` checks it after the app, G1), address and attribute names (a request over
+    # the quota is refused before any lookup).
     names = _asked_names(request)
     user = request.user.user_id if request.user is not UNSET else None
     tx.read_ahead(
         app_id,
         names=names if _names_sent(names) <= MAX_ATTRIBUTE_NAMES_PER_APP else {},
         addresses=[request.address] if isinstance(request.address, str) and request.address else [],
-        users=[user] if isinstance(user, str) and _is_id(user) else [],
+        users=[user] if isinstance(user, str) and is_id(user) else [],
     )
     app, existing = tx.get_app_and_endpoint(app_id, endpoint_key(endpoint_id))
     apps.found_app(app, app_id)
-    return _update(tx, app_id, endpoint_id, existing, request, stamp=stamp)
+    return _update(tx, app_id, endpoint_id, existing, request, names=names, stamp=stamp)
 
 
 def _update(
@@ -213,9 +223,11 @@ def _update(
     existing: EndpointResponse | None,
     request: EndpointRequest,
     *,
+    names: dict[str, set[str]],
     stamp: Stamp,
     origin: Origin | None = None,
 ) -> EndpointResponse:
+    """`names`: the request's attribute names by kind (`_asked_names`)."""
     key = endpoint_key(endpoint_id)
     endpoint = _merge(existing, app_id, endpoint_id, request, stamp, origin=origin or Origin())
 
@@ -246,7 +258,7 @@ def _update(
         user_attributes = _merge_attribute_map(user_attributes, sent_user_attributes)
     endpoint.user = _user(new_user, user_attributes)
 
-    _register_attribute_names(tx, app_id, request)
+    _register_attribute_names(tx, app_id, names)
     _check_size(endpoint)
 
     if new_user is not None and sent_user_attributes is not UNSET:
@@ -429,15 +441,6 @@ def _make_room(
     )
 
 
-def _is_id(value: str) -> bool:
-    """Whether `check_id` takes the value (which `_update` checks after the app, G1)."""
-    try:
-        check_id("UserId", value)
-    except BadRequest:
-        return False
-    return True
-
-
 def _asked_names(request: EndpointRequest) -> dict[str, set[str]]:
     """The attribute names the request sets, by kind."""
     asked: dict[str, set[str]] = {}
@@ -455,9 +458,9 @@ def _names_sent(asked: Mapping[str, set[str]]) -> int:
     return sum(map(len, asked.values()))
 
 
-def _register_attribute_names(tx: EndpointTx, app_id: str, request: EndpointRequest) -> None:
-    """G9: at most 250 distinct custom attribute names per app, over all three kinds."""
-    asked = _asked_names(request)
+def _register_attribute_names(tx: EndpointTx, app_id: str, asked: dict[str, set[str]]) -> None:
+    """G9: at most 250 distinct custom attribute names per app, over all three kinds, of
+    which the request names `asked` (`_asked_names`)."""
     if not asked:
         return
     sent_count = _names_sent(asked)

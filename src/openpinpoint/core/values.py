@@ -17,9 +17,14 @@ _FORBIDDEN_IN_ID = re.compile(r"[${}\x00-\x1f\x7f-\x9f]")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 
 
+def is_id(value: str) -> bool:
+    """Whether `value` is a valid endpoint or user id (G8)."""
+    return 1 <= len(value) <= MAX_ID_LENGTH and _FORBIDDEN_IN_ID.search(value) is None
+
+
 def check_id(what: str, value: str) -> str:
     """Validate an endpoint or user id (G8) and return it unchanged."""
-    if not 1 <= len(value) <= MAX_ID_LENGTH or _FORBIDDEN_IN_ID.search(value):
+    if not is_id(value):
         shown = value if len(value) <= 64 else value[:61] + "..."
         raise BadRequest(
             f"{what} {shown!r} is invalid: it must be 1-{MAX_ID_LENGTH} characters with no "
