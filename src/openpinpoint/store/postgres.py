@@ -572,10 +572,7 @@ class PostgresTx(WriteTx):
         return found[0] if found else None
 
     def user_endpoints(self, app_id: str, user_id: str) -> list[EndpointResponse]:
-        rows = self._answer_ahead(("user", app_id, user_id))
-        if rows is None:
-            rows = self._lock("user", app_id, user_id, then=(_USER_ENDPOINTS, (app_id, user_id)))
-        return self._endpoints(rows)
+        return self._related("user", app_id, user_id)
 
     # In a write transaction these take the locks of both reads, then read as one statement.
     def get_app_and_endpoint(
@@ -682,14 +679,10 @@ class PostgresTx(WriteTx):
         wanted = _pairs(names)
         if wanted:
             self._queue_ahead(("names", app_id, wanted), self._names_query(app_id, wanted))
-        for address in addresses:
-            self._lock("address", app_id, address)
-            self._queue_ahead(
-                ("address", app_id, address), (_ACTIVE_AT_ADDRESS, (app_id, to_column(address)))
-            )
-        for user_id in users:
-            self._lock("user", app_id, user_id)
-            self._queue_ahead(("user", app_id, user_id), (_USER_ENDPOINTS, (app_id, user_id)))
+        for kind, values in (("address", addresses), ("user", users)):
+            for value in values:
+                self._lock(kind, app_id, value)
+                self._queue_ahead((kind, app_id, value), _related_query(kind, app_id, value))
 
     def _queue_ahead(self, key: tuple[object, ...], query: Query) -> None:
         assert self._locks is not None
@@ -706,10 +699,14 @@ class PostgresTx(WriteTx):
         return found[1] if found is not None and found[0] == self._writes else None
 
     def active_endpoints_with_address(self, app_id: str, address: str) -> list[EndpointResponse]:
-        rows = self._answer_ahead(("address", app_id, address))
+        return self._related("address", app_id, address)
+
+    def _related(self, kind: str, app_id: str, value: str) -> list[EndpointResponse]:
+        """The endpoints of a user, or the ACTIVE ones at an address (`kind`), under its
+        lock: as read ahead, or read now."""
+        rows = self._answer_ahead((kind, app_id, value))
         if rows is None:
-            query = (_ACTIVE_AT_ADDRESS, (app_id, to_column(address)))
-            rows = self._lock("address", app_id, address, then=query)
+            rows = self._lock(kind, app_id, value, then=_related_query(kind, app_id, value))
         return self._endpoints(rows)
 
     def _write_endpoints(
@@ -1082,6 +1079,14 @@ class PostgresTx(WriteTx):
 _ENDPOINTS = "SELECT app_id, id_key, user_id, address, doc FROM endpoints WHERE app_id = %s"
 _USER_ENDPOINTS = f"{_ENDPOINTS} AND user_id = %s ORDER BY id_key"
 _ACTIVE_AT_ADDRESS = f"{_ENDPOINTS} AND address = %s AND status = 'ACTIVE'"
+
+
+def _related_query(kind: str, app_id: str, value: str) -> Query:
+    """`PostgresTx._related`'s statement: a user's endpoints, or an address's ACTIVE ones."""
+    if kind == "user":
+        return _USER_ENDPOINTS, (app_id, value)
+    assert kind == "address", kind
+    return _ACTIVE_AT_ADDRESS, (app_id, to_column(value))
 
 
 def _pairs(names: Mapping[str, Iterable[str]]) -> frozenset[tuple[str, str]]:
