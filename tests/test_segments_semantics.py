@@ -69,7 +69,11 @@ ENDPOINTS = [
     ),
     _endpoint("d-midnight", "CUSTOM", Attributes={"signup": ["2024-05-01"]}),
     _endpoint("d-offset", "CUSTOM", Attributes={"signup": ["2024-05-02T00:00:00+02:00"]}),
-    _endpoint("d-bad", "CUSTOM", Attributes={"signup": ["not a date", "2024-13-01", "20240501"]}),
+    _endpoint(
+        "d-bad",
+        "CUSTOM",
+        Attributes={"signup": ["not a date", "2024-13-01", "20240501", "2024-02-30", "2023-02-29"]},
+    ),
     _endpoint("d-multi", "CUSTOM", Attributes={"signup": ["2023-01-01", "2025-01-01T00:00"]}),
     _endpoint("gold", User={"UserId": "u1", "UserAttributes": {"tier": ["gold"]}}),
     _endpoint(

@@ -214,8 +214,12 @@ class SqliteSegmentSql(SegmentSql):
 
     POSITION = "instr({0}, {1})"
     LEAST = "min"
+    # SQLite takes an impossible day (2024-02-30) as it is written, and counts it as one
+    # of the days after it: a date that does not come back the same from its day number
+    # is none, as on PostgreSQL.
     INSTANT = (
         "(CASE WHEN {0} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*'"
+        " AND date(julianday(substr({0}, 1, 10))) = substr({0}, 1, 10)"
         " THEN strftime('%Y-%m-%dT%H:%M:%f', {0}) END)"
     )
 
