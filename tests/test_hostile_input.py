@@ -230,9 +230,8 @@ def _connect(url: str) -> socket.socket:
     return socket.create_connection((parts.hostname, parts.port), timeout=30)
 
 
-def _read_response(sock: socket.socket) -> tuple[bytes, bytes]:
-    """Status line + headers, and the body, reading until the server closes."""
-    data = b""
+def _read_response(sock: socket.socket, data: bytes = b"") -> tuple[bytes, bytes]:
+    """Status line + headers, and the body, reading (after `data`) until the server closes."""
     while chunk := sock.recv(65536):
         data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
@@ -438,6 +437,25 @@ def test_also_a_url_over_64kb_gets_a_modeled_400(server: RunningServer) -> None:
     assert head.startswith(b"HTTP/1.1 400")
     assert b"x-amzn-errortype: badrequestexception" in head.lower()
     assert b"x-amzn-requestid: " in head.lower()
+    assert f"{MAX_URL_BYTES}" in json.loads(body)["Message"]
+
+
+def test_also_a_refused_request_still_being_sent_gets_its_400_and_a_clean_close(
+    server: RunningServer,
+) -> None:
+    """The client is still sending when the answer comes (the rest of a long URL, a body):
+    the server reads and drops the rest and closes only after the client, so the client
+    sees the answer and an orderly end, never a reset (which a close with unread bytes
+    sends, and which may destroy the answer before the client reads it)."""
+    with _connect(server.url) as sock:
+        sock.sendall(f"GET /v1/apps?x={'a' * (MAX_URL_BYTES + 1000)}".encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(65536)
+        sock.sendall(b"a" * 200_000)  # more of the URL, after the answer
+        sock.shutdown(socket.SHUT_WR)
+        head, body = _read_response(sock, answer)
+    assert head.startswith(b"HTTP/1.1 400")
     assert f"{MAX_URL_BYTES}" in json.loads(body)["Message"]
 
 

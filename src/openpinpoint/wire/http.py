@@ -24,6 +24,9 @@ from openpinpoint.wire.request_ids import new_request_id
 MAX_URL_BYTES = 16 * 1024
 """The request line's URL; the longest a Pinpoint request needs is a few hundred bytes."""
 
+LINGER_SECONDS = 5.0
+"""How long a refused client may go on sending before its connection is closed anyway."""
+
 
 class PinpointConfig(uvicorn.Config):
     """uvicorn's settings plus the header timeout, which travels with them to workers."""
@@ -45,12 +48,17 @@ class PinpointHttpProtocol(HttpToolsProtocol):
         self._header_timer: asyncio.TimerHandle | None = None
         self._awaiting_since: float | None = None
         self._refusal = "The request is not valid HTTP/1.1"
+        self._refused = False
         self._url_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._writes = ResponseWrites(transport, self.loop)
         self._await_headers()
+
+    def data_received(self, data: bytes) -> None:
+        if not self._refused:  # else the rest of what was refused: dropped
+            super().data_received(data)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -122,7 +130,20 @@ class PinpointHttpProtocol(HttpToolsProtocol):
             "connection: close\r\n\r\n"
         )
         self.transport.write(head.encode() + body)
-        self.transport.close()
+        self._close_after_the_client()
+
+    def _close_after_the_client(self) -> None:
+        """The answer is followed by the end of what the server sends; the connection
+        closes when the client's end comes (`eof_received`), or after `LINGER_SECONDS`,
+        and what the client sends meanwhile is dropped. A refused client is often still
+        sending (the rest of a long URL, a body): a close with unread bytes sends a reset,
+        which can destroy the answer before the client reads it."""
+        self._refused = True
+        if not self.transport.can_write_eof():  # TLS: no half-close
+            self.transport.close()
+            return
+        self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
 
 class ResponseWrites:
