@@ -232,9 +232,11 @@ def test_a_bulk_write_holds_its_app_and_replaces_what_is_stored(postgres_url: st
 
 @pytest.mark.postgres
 def test_a_read_of_several_statements_sees_one_snapshot(postgres_url: str) -> None:
-    """A read runs first as one statement outside any transaction; one that goes on to a
-    second statement runs again in a transaction, and a commit made between its statements
-    stays unseen. A read of one statement runs once."""
+    """A read runs first as one statement outside any transaction (first in a batch of
+    reads, which takes only text statements: one that is not runs again at once, before
+    any statement, on a connection of its own); one that goes on to a second statement
+    runs again in a transaction, and a commit made between its statements stays unseen. A
+    read of one text statement runs once."""
     attempts = Counter[str]()
 
     def read(tx: ReadTx) -> tuple[int, int]:
@@ -264,16 +266,16 @@ def test_a_read_of_several_statements_sees_one_snapshot(postgres_url: str) -> No
 
             def one(tx: ReadTx) -> int:
                 attempts["one"] += 1
-                return tx.count_endpoints(APP)
+                return len(tx.get_app_and_user_endpoints(APP, "nobody")[1])
 
             return counts, await store.read(one)
         finally:
             await store.close()
 
     counts, total = asyncio.run(run())
-    assert counts == (2, 2)  # the second run saw late-1, and not late-2
-    assert total == 3
-    assert attempts == {"read": 2, "one": 1}
+    assert counts == (2, 2)  # the last run saw late-2, and not late-3
+    assert total == 0
+    assert attempts == {"read": 3, "one": 1}
 
 
 @pytest.mark.postgres
@@ -614,6 +616,121 @@ def test_endpoint_writes_take_few_round_trips(
     assert asyncio.run(run()) == [2, 2, 3, 2]
 
 
+def _found_id(n: int) -> Callable[[ReadTx], str | None]:
+    """A read of one statement: GetEndpoint's, for endpoint `e{n}`."""
+
+    def read(tx: ReadTx) -> str | None:
+        found = tx.get_app_and_endpoint(APP, f"e{n}")[1]
+        return None if found is None else str(found.id)
+
+    return read
+
+
+async def _store_with_endpoints(postgres_url: str, count: int) -> PostgresStore:
+    store = PostgresStore(postgres_url, size=1)
+    app = App(id=APP, name="n", arn="arn", creation_date="2026-12-05T00:00:00.000Z", tags={})
+    await store.write(lambda tx: tx.insert_app(app))
+    for n in range(count):
+        await store.write(functools.partial(_put, _endpoint(f"e{n}", n)))
+    return store
+
+
+@pytest.mark.postgres
+def test_reads_of_one_statement_asked_at_once_travel_in_one_message(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twenty GetEndpoint reads of twenty requests at once reach the database in one
+    message (a pipeline, with the statement's PREPARE the first time) on one connection,
+    and each read gets its own answer."""
+    sent: list[str] = []
+    wait = _GreenConnection.wait
+
+    def counting_wait(self: _GreenConnection, gen: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(gen.gi_code.co_name)
+        return wait(self, gen, *args, **kwargs)
+
+    async def run() -> list[list[str | None]]:
+        store = await _store_with_endpoints(postgres_url, 3)
+        try:
+            monkeypatch.setattr(_GreenConnection, "wait", counting_wait)
+            answers = []
+            for _ in range(2):  # the second time, prepared already
+                reads = (store.read(_found_id(n % 4)) for n in range(20))
+                answers.append(await asyncio.gather(*reads))
+            return answers
+        finally:
+            monkeypatch.undo()
+            await store.close()
+
+    expected = ["e0", "e1", "e2", None] * 5
+    assert asyncio.run(run()) == [expected, expected]
+    assert sent == ["_pipeline_results", "_pipeline_results"]
+
+
+@pytest.mark.postgres
+def test_a_read_that_fails_in_a_message_of_reads_fails_alone(postgres_url: str) -> None:
+    """A statement that fails stops the message there: the reads before it keep their
+    answers, those after it run again, and only the failed one raises."""
+
+    def failing(tx: ReadTx) -> object:
+        assert isinstance(tx, PostgresTx)
+        return tx._text_rows("SELECT (1 / %s::int)::text", ("0",))
+
+    async def run() -> list[object]:
+        store = await _store_with_endpoints(postgres_url, 4)
+        try:
+            reads = [_found_id(0), _found_id(1), failing, _found_id(2), _found_id(3)]
+            return await asyncio.gather(*map(store.read, reads), return_exceptions=True)
+        finally:
+            await store.close()
+
+    first, second, failed, *after = asyncio.run(run())
+    assert (first, second, after) == ("e0", "e1", ["e2", "e3"])
+    assert isinstance(failed, errors.DivisionByZero)
+
+
+@pytest.mark.postgres
+def test_a_read_cancelled_in_a_message_of_reads_leaves_the_others_their_answers(
+    postgres_url: str,
+) -> None:
+    """A request cancelled (its client gone) while its read waits in a message: the other
+    reads of the message answer, and the connection serves the next ones."""
+
+    async def run() -> tuple[list[str | None], str | None]:
+        store = await _store_with_endpoints(postgres_url, 3)
+        try:
+            tasks = [asyncio.ensure_future(store.read(_found_id(n))) for n in range(3)]
+            await asyncio.sleep(0)  # one step: each read is asked for, none is sent yet
+            tasks[1].cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await tasks[1]
+            answers = [await tasks[0], await tasks[2]]
+            return answers, await store.read(_found_id(1))
+        finally:
+            await store.close()
+
+    assert asyncio.run(run()) == (["e0", "e2"], "e1")
+
+
+@pytest.mark.postgres
+def test_reads_whose_message_lost_its_connection_run_again(postgres_url: str) -> None:
+    """The database ends the store's only connection (a restart, a failover) between two
+    messages of reads: the next message's reads run again on a new connection and answer."""
+
+    async def run() -> tuple[list[str | None], int]:
+        store = await _store_with_endpoints(postgres_url, 3)
+        try:
+            await store.read(_found_id(0))
+            terminated = _terminate_backends(postgres_url)
+            return list(await asyncio.gather(*map(store.read, map(_found_id, range(3))))), (
+                terminated
+            )
+        finally:
+            await store.close()
+
+    assert asyncio.run(run()) == (["e0", "e1", "e2"], 1)
+
+
 @pytest.mark.postgres
 def test_reads_answer_after_the_connections_prepared_statements_are_deallocated(
     postgres_url: str,
@@ -942,4 +1059,5 @@ def test_statements_that_keep_vanishing_end_in_an_error_that_says_why(postgres_u
 
     with pytest.raises(InternalServerError, match="session mode"):
         asyncio.run(run())
-    assert len(runs) == 5  # once as one statement, then the first try and three more
+    # In a batch of reads, as one statement on a connection, then the first try and three more.
+    assert len(runs) == 6
