@@ -14,16 +14,21 @@ from openpinpoint.wire.http import ResponseWrites
 
 
 class _Transport(asyncio.WriteTransport):
-    """Records what is written to it."""
+    """Records what is written to it, whenever."""
 
     def __init__(self) -> None:
         super().__init__()
         self.written: list[bytes] = []
         self.closed = False
+        self.ended = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        assert not self.closed, "written after close"
+        # Recorded even after close or write_eof (a real transport drops it, or raises in
+        # a callback of the loop, which only logs it), for the tests to see.
         self.written.append(bytes(data))
+
+    def write_eof(self) -> None:
+        self.ended = True
 
     def close(self) -> None:
         self.closed = True
@@ -70,6 +75,21 @@ def test_closing_sends_what_is_pending_first_and_nothing_after(
     loop.run_until_complete(asyncio.sleep(0))
     assert transport.written == [b"headbody"]
     assert writes.is_closing()
+
+
+def test_ending_sends_what_is_pending_first_and_drops_what_comes_after(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    """A refused request's 400 ends what the server sends (a half-close): a response to a
+    request before it, written later, is dropped as after a close, not written after the
+    end (an error in the event loop)."""
+    transport, writes = _writes(loop)
+    writes.write(b"400")
+    writes.write_eof()
+    assert (transport.written, transport.ended) == ([b"400"], True)
+    writes.write(b"late")
+    loop.run_until_complete(asyncio.sleep(0))
+    assert transport.written == [b"400"]
 
 
 def test_a_response_before_the_server_closes_the_connection_arrives_whole(

@@ -129,7 +129,7 @@ class PinpointHttpProtocol(HttpToolsProtocol):
             f"content-length: {len(body)}\r\n"
             "connection: close\r\n\r\n"
         )
-        self.transport.write(head.encode() + body)
+        self._writes.write(head.encode() + body)
         self._close_after_the_client()
 
     def _close_after_the_client(self) -> None:
@@ -140,9 +140,9 @@ class PinpointHttpProtocol(HttpToolsProtocol):
         which can destroy the answer before the client reads it."""
         self._refused = True
         if not self.transport.can_write_eof():  # TLS: no half-close
-            self.transport.close()
+            self._writes.close()
             return
-        self.transport.write_eof()
+        self._writes.write_eof()
         self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
 
@@ -158,12 +158,13 @@ class ResponseWrites:
     sends both without waiting in between, so they share a step; a response streamed in
     parts leaves a write at each step it waits."""
 
-    __slots__ = ("_loop", "_pending", "_transport")
+    __slots__ = ("_ended", "_loop", "_pending", "_transport")
 
     def __init__(self, transport: asyncio.BaseTransport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = cast(asyncio.WriteTransport, transport)
         self._loop = loop
         self._pending: list[bytes] = []
+        self._ended = False  # whether the end of what the server sends has gone
 
     def write(self, data: bytes) -> None:
         if not self._pending:
@@ -172,12 +173,19 @@ class ResponseWrites:
 
     def flush(self) -> None:
         pending, self._pending = self._pending, []
-        if pending and not self._transport.is_closing():
+        if pending and not self._ended and not self._transport.is_closing():
             self._transport.write(b"".join(pending))
 
     def close(self) -> None:
         self.flush()
         self._transport.close()
+
+    def write_eof(self) -> None:
+        """What is pending, then the end: what is written after it is dropped, as after
+        `close` (a response to a request that came before a refused one, say)."""
+        self.flush()
+        self._ended = True
+        self._transport.write_eof()
 
     def is_closing(self) -> bool:
         return self._transport.is_closing()
