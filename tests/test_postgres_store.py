@@ -38,6 +38,7 @@ from openpinpoint.store.postgres import (
     PostgresStore,
     PostgresTx,
     _GreenConnection,
+    _pipeline_results,
     _ready_now,
     _wait_on_loop,
     migrate,
@@ -729,6 +730,23 @@ def test_reads_whose_message_lost_its_connection_run_again(postgres_url: str) ->
             await store.close()
 
     assert asyncio.run(run()) == (["e0", "e1", "e2"], 1)
+
+
+@pytest.mark.postgres
+def test_a_message_whose_connection_ends_inside_it_fails_as_a_lost_connection(
+    postgres_url: str,
+) -> None:
+    """The backend ends in the middle of a message (here by its own hand): reading its
+    answers fails with the error that ended the connection, which the store handles as a
+    lost connection (the transaction or the reads run again), not with fewer answers."""
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        pgconn = conn.pgconn
+        pgconn.enter_pipeline_mode()
+        pgconn.send_query_params(b"SELECT pg_terminate_backend(pg_backend_pid())", None)
+        pgconn.send_query_params(b"SELECT 1", None)
+        pgconn.pipeline_sync()
+        with pytest.raises(errors.AdminShutdown):
+            conn.wait(_pipeline_results(pgconn, 2))
 
 
 @pytest.mark.postgres
