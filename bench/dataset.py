@@ -18,6 +18,10 @@ from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
+import psycopg
+from psycopg import errors, sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
 from openpinpoint.core.provider import PinpointProvider, RequestContext
 from openpinpoint.core.shapes import (
     MAX_BATCH_ITEMS,
@@ -36,6 +40,25 @@ from openpinpoint.store.open import open_store
 MAX_USER_ENDPOINTS = 15
 IN_FLIGHT = 64
 CHANNELS: tuple[ChannelType, ...] = ("SMS", "EMAIL", "GCM", "APNS")
+
+
+def ensure_database(db_url: str) -> bool:
+    """Create the PostgreSQL database that `db_url` names when the server has none by that
+    name, so that a benchmark command with a new scratch database can be pasted as it is.
+    True when it was created; SQLite URLs and existing databases are left alone."""
+    if not db_url.startswith(("postgresql:", "postgres:")):
+        return False
+    name = conninfo_to_dict(db_url).get("dbname")
+    if not name or name == "postgres":
+        return False
+    with psycopg.connect(make_conninfo(db_url, dbname="postgres"), autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            return False
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(name))))
+        except errors.DuplicateDatabase:  # made meanwhile by someone else: there it is
+            return False
+    return True
 
 
 @dataclass(frozen=True)

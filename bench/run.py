@@ -91,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="store to benchmark, passed to `openpinpoint serve --db` "
         "(default: a new SQLite file under bench/results/); a PostgreSQL URL should name "
-        "a scratch database",
+        "a scratch database, which is created if it does not exist",
     )
     parser.add_argument(
         "--endpoints", type=int, default=100_000, metavar="N", help="preloaded endpoints"
@@ -127,7 +127,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="a second store (e.g. a scratch PostgreSQL database) preloaded the same way and "
         "served by a second OpenPinpoint server, run right after the first on every scenario "
-        "and reported as a ratio to it",
+        "and reported as a ratio to it (a PostgreSQL database is created if it does not exist)",
     )
     parser.add_argument(
         "--transfers",
@@ -139,7 +139,7 @@ def _parser() -> argparse.ArgumentParser:
         "--migrate-db",
         metavar="URL",
         help="with --transfers: an empty database that migrate-store also copies into, and "
-        "that import then imports into (a new app)",
+        "that import then imports into (a new app); created if it does not exist",
     )
     parser.add_argument("--no-moto", action="store_true", help="skip moto's server")
     parser.add_argument("--no-paced", action="store_true", help="skip the runs at 80%% of peak")
@@ -537,6 +537,9 @@ def measure_scale(bench: Bench, work: Path) -> list[ScaleOutcome]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _options(argv)
+    for url in (args.db, args.compare_db, args.migrate_db):
+        if url and dataset.ensure_database(url):
+            print(f"bench: created the database {url}", file=sys.stderr, flush=True)
     if args.db:
         try:  # fail before preloading on a URL this version cannot open
             asyncio.run(open_store(args.db).close())
