@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="openpinpoint",
         description="A self-hosted server for the Amazon Pinpoint REST API "
-        "(apps, endpoints, users).",
+        "(apps, endpoints, users, templates, channels, messages, segments).",
     )
     parser.add_argument("--version", action="version", version=f"openpinpoint {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
