@@ -11,7 +11,7 @@ import pytest
 from memory_tx import MemoryTx
 from openpinpoint.core import endpoints
 from openpinpoint.core.errors import BadRequest, NotFound
-from openpinpoint.core.shapes import EndpointRequest
+from openpinpoint.core.shapes import EndpointRequest, EndpointResponse
 
 APP = "a" * 32
 STAMP = endpoints.Stamp(request_id="req-1", now="2026-01-01T00:00:00.000Z")
@@ -40,6 +40,41 @@ def test_duplicate_address_leaves_one_active_endpoint() -> None:
         update(tx, endpoint_id, Address="same")
     statuses = {e.id: e.endpoint_status for e in tx.endpoints.values()}
     assert statuses == {"a": "INACTIVE", "b": "INACTIVE", "c": "ACTIVE"}
+
+
+class AddressLookups(MemoryTx):
+    """Records the addresses whose ACTIVE endpoints the rules look up."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.looked_up: list[str] = []
+
+    def active_endpoints_with_address(self, app_id: str, address: str) -> list[EndpointResponse]:
+        self.looked_up.append(address)
+        return super().active_endpoints_with_address(app_id, address)
+
+
+def test_an_update_of_the_active_endpoint_at_its_address_looks_up_no_other() -> None:
+    """G5 keeps at most one ACTIVE endpoint at an address: when it is the one updated and
+    keeps the address, no other there can be ACTIVE, and none is looked up."""
+    tx = AddressLookups()
+    update(tx, "a", Address="same")
+    update(tx, "a", Attributes={"plan": ["pro"]})
+    update(tx, "a", Address="same", Metrics={"visits": 2})
+    assert tx.looked_up == ["same"]
+    update(tx, "a", Address="moved")
+    update(tx, "a", EndpointStatus="INACTIVE")
+    update(tx, "a", Attributes={"plan": ["free"]})
+    assert tx.looked_up == ["same", "moved", "moved"]
+
+
+def test_an_inactive_endpoint_updated_at_its_address_makes_the_active_one_there_inactive() -> None:
+    tx = MemoryTx()
+    update(tx, "a", Address="same")
+    update(tx, "b", Address="same")
+    update(tx, "a", Attributes={"plan": ["pro"]})
+    statuses = {e.id: e.endpoint_status for e in tx.endpoints.values()}
+    assert statuses == {"a": "ACTIVE", "b": "INACTIVE"}
 
 
 def test_user_limit_counts_only_other_endpoints_of_the_user() -> None:

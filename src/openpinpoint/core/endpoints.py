@@ -268,7 +268,10 @@ def _update(
                     app_id, msgspec.structs.replace(other, user=_user(new_user, user_attributes))
                 )
 
-    if endpoint.address:
+    # G5. The rule leaves at most one ACTIVE endpoint at an address, so when that one is
+    # this endpoint and it keeps the address, there is no other to look up (a round trip
+    # on PostgreSQL for an update that sends attributes only).
+    if endpoint.address and not _active_at(existing, endpoint.address):
         for other in tx.active_endpoints_with_address(app_id, endpoint.address):
             if _key(other) != key:
                 tx.put_endpoint(app_id, msgspec.structs.replace(other, endpoint_status="INACTIVE"))
@@ -318,6 +321,14 @@ def remove_attributes(
     removed = sorted(name for name in tx.attribute_names(app_id, kind) if blacklist.matches(name))
     tx.remove_attribute_names(app_id, kind, removed)
     return removed
+
+
+def _active_at(endpoint: EndpointResponse | None, address: str) -> bool:
+    return (
+        endpoint is not None
+        and endpoint.endpoint_status == "ACTIVE"
+        and endpoint.address == address
+    )
 
 
 def _key(endpoint: EndpointResponse) -> str:
